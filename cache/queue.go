@@ -1,0 +1,320 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Job says that a node's content (or, for a folder, the folder itself) must
+// reach Drime. There is at most one job per node; writing the file again
+// replaces it with the newer generation.
+type Job struct {
+	Node uint64 `json:"node"`
+	Dir  bool   `json:"dir,omitempty"`
+	Gen  uint64 `json:"gen"`
+	Size int64  `json:"size"`
+	// Seq orders jobs; FirstSeq is the Seq of the write that first made the
+	// node pending and is kept while it stays pending, so that a sync
+	// barrier taken earlier still waits for it.
+	Seq      uint64    `json:"seq"`
+	FirstSeq uint64    `json:"first"`
+	Queued   time.Time `json:"queued"`
+	Failed   bool      `json:"failed,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+	Attempts int       `json:"attempts,omitempty"`
+}
+
+// JobHook is called after a job is committed, outside all locks.
+type JobHook func(Job)
+
+// SetJobHook installs the function that wakes the uploader.
+func (s *Store) SetJobHook(h JobHook) {
+	s.wmu.Lock()
+	s.hook = h
+	s.wmu.Unlock()
+}
+
+func (s *Store) fire(j Job) {
+	s.wmu.Lock()
+	h := s.hook
+	s.wmu.Unlock()
+	if h != nil {
+		h(j)
+	}
+}
+
+// enqueue records a job for node n's current generation. Must hold s.mu.
+func (s *Store) enqueue(txn *badger.Txn, n *Node, size int64) (Job, error) {
+	seq, err := s.nextSeq()
+	if err != nil {
+		return Job{}, err
+	}
+	j := Job{Node: n.ID, Dir: n.Dir, Gen: n.Gen, Size: size, Seq: seq, FirstSeq: seq, Queued: time.Now()}
+	var old Job
+	if err := getJSON(txn, jobKey(n.ID), &old); err == nil {
+		j.FirstSeq = old.FirstSeq
+	} else if !errors.Is(err, badger.ErrKeyNotFound) {
+		return Job{}, err
+	}
+	if err := setJSON(txn, jobKey(n.ID), &j); err != nil {
+		return Job{}, fmt.Errorf("cache: record job for %d: %w", n.ID, err)
+	}
+	s.toFire = append(s.toFire, j)
+	return j, nil
+}
+
+// Commit records that a file's content changed: size and mtime as found on
+// the content file, a new generation, and a job for it. It is what close and
+// fsync call; the job hook fires after the commit.
+func (s *Store) Commit(id uint64, size int64, mtime time.Time) (Job, error) {
+	var j Job
+	err := s.update(func(txn *badger.Txn) error {
+		n, err := getNode(txn, id)
+		if err != nil {
+			return err
+		}
+		if n.Dir {
+			return ErrIsDir
+		}
+		n.Size, n.Mtime, n.Dirty, n.LocalChange = size, mtime, true, time.Now()
+		n.Gen++
+		if err := putNode(txn, &n); err != nil {
+			return err
+		}
+		if err := txn.Delete(extKey(id)); err != nil {
+			return err
+		}
+		j, err = s.enqueue(txn, &n, size)
+		return err
+	})
+	if err != nil {
+		return Job{}, err
+	}
+	s.Files.setDirty(id, size)
+	return j, nil
+}
+
+// Job returns the node's job.
+func (s *Store) Job(id uint64) (Job, bool, error) {
+	var j Job
+	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, jobKey(id), &j) })
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return j, false, nil
+	}
+	if err != nil {
+		return j, false, fmt.Errorf("cache: read job %d: %w", id, err)
+	}
+	return j, true, nil
+}
+
+// Jobs returns every job, oldest first.
+func (s *Store) Jobs() ([]Job, error) {
+	var out []Job
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte("j/"), PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var j Job
+			if err := it.Item().Value(func(b []byte) error { return jsonUnmarshal(b, &j) }); err != nil {
+				return err
+			}
+			out = append(out, j)
+		}
+		return nil
+	})
+	sort.Slice(out, func(a, b int) bool { return out[a].Seq < out[b].Seq })
+	return out, err
+}
+
+// FinishUpload records that generation gen of file id is now the Drime
+// entry remote, registered under regParent/regName. If the node changed
+// meanwhile (another generation, removed, or open for writing) the result is
+// stale: the new entry is queued for deletion and stale is true. Otherwise
+// the node becomes clean, the entries it replaced are queued for deletion
+// and the content file becomes read cache.
+func (s *Store) FinishUpload(id, gen uint64, remote RemoteEntry) (n Node, stale bool, err error) {
+	err = s.update(func(txn *badger.Txn) error {
+		n, err = getNode(txn, id)
+		if errors.Is(err, ErrNotFound) || (err == nil && (n.Gen != gen || s.Writers(id) > 0)) {
+			stale = true
+			return s.queueDelete(txn, remote.ID)
+		}
+		if err != nil {
+			return err
+		}
+		var doomed []int64
+		if n.RemoteID != 0 && n.RemoteID != remote.ID {
+			doomed = append(doomed, n.RemoteID)
+		}
+		doomed = append(doomed, n.Replaces...)
+		if err := setRemote(txn, &n, remote.ID); err != nil {
+			return err
+		}
+		n.RemoteHash, n.RemoteURL, n.Dirty, n.Replaces = remote.Hash, remote.URL, false, nil
+		if err := putNode(txn, &n); err != nil {
+			return err
+		}
+		for _, rid := range doomed {
+			if rid != remote.ID {
+				if err := s.queueDelete(txn, rid); err != nil {
+					return err
+				}
+			}
+		}
+		if err := txn.Delete(jobKey(id)); err != nil {
+			return err
+		}
+		if err := txn.Delete(attemptKey(id)); err != nil {
+			return err
+		}
+		return s.dropMultipart(txn, id, false)
+	})
+	if err == nil && !stale {
+		s.Files.setClean(id, remote.ID, n.Size)
+	}
+	return n, stale, err
+}
+
+// FinishDir records that folder id exists in Drime as entry remote.
+func (s *Store) FinishDir(id uint64, remote RemoteEntry) (Node, error) {
+	var n Node
+	err := s.update(func(txn *badger.Txn) error {
+		var err error
+		if n, err = getNode(txn, id); err != nil {
+			return err
+		}
+		if err := setRemote(txn, &n, remote.ID); err != nil {
+			return err
+		}
+		n.RemoteHash = remote.Hash
+		if err := putNode(txn, &n); err != nil {
+			return err
+		}
+		return txn.Delete(jobKey(id))
+	})
+	return n, err
+}
+
+// FailJob marks generation gen of node id's job failed with a reason. The
+// content stays; RetryFailed or the next mount retries it.
+func (s *Store) FailJob(id, gen uint64, reason string) error {
+	return s.update(func(txn *badger.Txn) error {
+		var j Job
+		if err := getJSON(txn, jobKey(id), &j); err != nil {
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				return nil
+			}
+			return err
+		}
+		if j.Gen != gen {
+			return nil
+		}
+		j.Failed, j.Reason = true, reason
+		j.Attempts++
+		return setJSON(txn, jobKey(id), &j)
+	})
+}
+
+// RetryFailed clears the failed mark of every job and deletion and returns
+// the jobs it revived; the hook fires for each.
+func (s *Store) RetryFailed() ([]Job, error) {
+	var revived []Job
+	err := s.update(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte("j/"), PrefetchValues: true})
+		var failed []Job
+		for it.Rewind(); it.Valid(); it.Next() {
+			var j Job
+			if err := it.Item().Value(func(b []byte) error { return jsonUnmarshal(b, &j) }); err != nil {
+				it.Close()
+				return err
+			}
+			if j.Failed {
+				failed = append(failed, j)
+			}
+		}
+		it.Close()
+		for _, j := range failed {
+			j.Failed, j.Reason = false, ""
+			if err := setJSON(txn, jobKey(j.Node), &j); err != nil {
+				return err
+			}
+			revived = append(revived, j)
+		}
+		return s.retryDeletes(txn)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cache: retry failed jobs: %w", err)
+	}
+	for _, j := range revived {
+		s.fire(j)
+	}
+	return revived, nil
+}
+
+// Writers returns the number of open write handles of a node.
+func (s *Store) Writers(id uint64) int {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.writers[id]
+}
+
+// AddWriter counts an open write handle (delta +1) or its release (-1).
+func (s *Store) AddWriter(id uint64, delta int) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.writers[id] += delta
+	if s.writers[id] <= 0 {
+		delete(s.writers, id)
+	}
+}
+
+// MarkDirty turns a clean file's content file into a spool before it is
+// opened for writing: from now on the file counts as pending, durably, so a
+// crash before close still uploads what was written.
+func (s *Store) MarkDirty(id uint64) error {
+	var n Node
+	err := s.update(func(txn *badger.Txn) error {
+		var err error
+		if n, err = getNode(txn, id); err != nil {
+			return err
+		}
+		if n.Dirty {
+			return nil
+		}
+		n.Dirty = true
+		if err := putNode(txn, &n); err != nil {
+			return err
+		}
+		return txn.Delete(extKey(id))
+	})
+	if err == nil {
+		s.Files.setDirty(id, n.Size)
+	}
+	return err
+}
+
+// Unmark undoes MarkDirty for a writer that changed nothing: the file is
+// clean again unless a change was committed meanwhile.
+func (s *Store) Unmark(id uint64) error {
+	var n Node
+	clean := false
+	err := s.update(func(txn *badger.Txn) error {
+		var err error
+		if n, err = getNode(txn, id); err != nil {
+			return err
+		}
+		if _, err := txn.Get(jobKey(id)); err == nil || n.RemoteID == 0 || !n.Dirty {
+			return nil
+		}
+		n.Dirty, clean = false, true
+		return putNode(txn, &n)
+	})
+	if err == nil && clean {
+		s.Files.setClean(id, n.RemoteID, n.Size)
+	}
+	return err
+}
