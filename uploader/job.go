@@ -1,0 +1,321 @@
+package uploader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/drimefs/drimefs/cache"
+	"github.com/drimefs/drimefs/drime"
+)
+
+// process runs one job and reschedules it according to the outcome.
+func (u *Uploader) process(it *item) {
+	ctx, cancel := context.WithCancel(u.ctx)
+	u.mu.Lock()
+	it.cancel = cancel
+	it.prog = &progress{start: time.Now()}
+	gen := it.job.Gen
+	u.mu.Unlock()
+	defer cancel()
+
+	err := u.run(ctx, it)
+
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	it.running, it.cancel = false, nil
+	defer u.wakeLocked()
+	switch {
+	case err == nil:
+		if j, ok, _ := u.store.Job(it.id); ok && j.Seq != it.job.Seq {
+			it.job = j // written again meanwhile
+			return
+		} else if ok {
+			it.job = j
+			return
+		}
+		delete(u.items, it.id)
+		u.session.done(it.prog)
+	case errors.Is(err, errGone):
+		delete(u.items, it.id)
+	case errors.Is(err, errStale), errors.Is(err, errBusy):
+		// A newer generation (or an open writer) takes over.
+	case u.ctx.Err() != nil:
+		// Shutting down: the job stays queued in the store.
+	case ctx.Err() != nil:
+		// Cancelled because the file changed or was removed.
+	case errors.Is(err, drime.ErrUnauthorized):
+		u.pauseLocked(err)
+	case retryable(err) && it.failures < maxFailures(err):
+		it.failures++
+		d := u.backoff(it.failures, err)
+		it.notBefore = time.Now().Add(d)
+		u.opts.Metrics.Retry(cause(err))
+		u.log.Warn().Err(err).Str("file", u.path(it.id)).Int("attempt", it.failures).
+			Dur("retry_in", d).Msg("upload failed; will retry")
+	default:
+		u.opts.Metrics.Failed()
+		reason := err.Error()
+		u.log.Error().Err(err).Str("file", u.path(it.id)).
+			Msg("upload failed; the file stays in the local cache and is retried by `drimefs sync --retry-failed` or the next mount")
+		if ferr := u.store.FailJob(it.id, gen, reason); ferr != nil {
+			u.log.Error().Err(ferr).Msg("recording the failure")
+		}
+		it.job.Failed, it.job.Reason = true, reason
+	}
+}
+
+var (
+	errGone = errors.New("node removed")
+	errBusy = errors.New("file is open for writing")
+)
+
+func (u *Uploader) run(ctx context.Context, it *item) error {
+	j, ok, err := u.store.Job(it.id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errGone
+	}
+	u.mu.Lock()
+	it.job = j
+	u.mu.Unlock()
+	if j.Failed {
+		return errStale
+	}
+	if j.Dir {
+		return u.runDir(ctx, j)
+	}
+	return u.runFile(ctx, it, j)
+}
+
+func (u *Uploader) runDir(ctx context.Context, j cache.Job) error {
+	n, err := u.store.Get(j.Node)
+	if errors.Is(err, cache.ErrNotFound) {
+		return errGone
+	}
+	if err != nil {
+		return err
+	}
+	if n.RemoteID != 0 {
+		_, err := u.store.FinishDir(n.ID, cache.RemoteEntry{ID: n.RemoteID, Hash: n.RemoteHash})
+		return err
+	}
+	_, err = u.EnsureFolder(ctx, j.Node)
+	return err
+}
+
+// runFile uploads one generation of a file and records the result.
+func (u *Uploader) runFile(ctx context.Context, it *item, j cache.Job) error {
+	n, err := u.store.Get(j.Node)
+	if errors.Is(err, cache.ErrNotFound) {
+		return errGone
+	}
+	if err != nil {
+		return err
+	}
+	if n.Gen != j.Gen {
+		return errStale
+	}
+	if u.busy(n.ID) {
+		return errBusy
+	}
+	parent, err := u.EnsureFolder(ctx, n.Parent)
+	if err != nil {
+		return fmt.Errorf("prepare folder: %w", err)
+	}
+	f, err := u.store.Files.Open(n.ID, os.O_RDONLY)
+	if err != nil {
+		return fmt.Errorf("open spool: %w", err)
+	}
+	defer f.Close()
+	it.prog.setTotal(j.Size)
+	start := time.Now()
+	u.log.Debug().Str("file", u.path(n.ID)).Int64("size", j.Size).Msg("upload started")
+	var e *drime.Entry
+	if j.Size < drime.MultipartThreshold {
+		e, err = u.small(ctx, &n, parent, f, j)
+	} else {
+		e, err = u.multipart(ctx, it, &n, parent, f, j)
+	}
+	if err != nil {
+		return err
+	}
+	it.prog.add(j.Size - it.prog.doneBytes())
+	done, stale, err := u.store.FinishUpload(n.ID, j.Gen, remoteEntry(e))
+	u.kickJanitor()
+	if err != nil {
+		return err
+	}
+	if stale {
+		u.log.Debug().Str("file", n.Name).Msg("discarded the upload of an outdated version")
+		return errStale
+	}
+	d := time.Since(start)
+	u.opts.Metrics.Uploaded(j.Size, d)
+	u.log.Info().Str("file", u.path(n.ID)).Int64("size", j.Size).Dur("took", d).
+		Str("rate", rate(j.Size, d)).Msg("uploaded")
+	u.place(ctx, done.ID, e)
+	u.announce()
+	return nil
+}
+
+// place fixes up an entry whose file was moved or renamed while it was
+// being registered: Drime got the old place.
+func (u *Uploader) place(ctx context.Context, id uint64, e *drime.Entry) {
+	cur, err := u.store.Get(id)
+	if err != nil || cur.RemoteID != e.ID {
+		return
+	}
+	parent, err := u.EnsureFolder(ctx, cur.Parent)
+	if err != nil {
+		u.log.Warn().Err(err).Str("file", cur.Name).Msg("could not move an upload to where its file went")
+		return
+	}
+	if parent != e.ParentID {
+		if err := u.remote.Move(ctx, []int64{e.ID}, parent); err != nil {
+			u.log.Warn().Err(err).Str("file", cur.Name).Msg("could not move an upload to where its file went")
+			return
+		}
+	}
+	if cur.Name != e.Name {
+		if _, err := u.remote.Rename(ctx, e.ID, cur.Name); err != nil {
+			u.log.Warn().Err(err).Str("file", cur.Name).Msg("could not rename an upload after its file was renamed")
+		}
+	}
+}
+
+// small uploads a file below the multipart threshold with POST /uploads.
+// A recorded earlier attempt (before a crash) is looked for first, so a
+// restart does not leave a duplicate.
+func (u *Uploader) small(ctx context.Context, n *cache.Node, parent int64, f *os.File, j cache.Job) (*drime.Entry, error) {
+	exclude := append([]int64(nil), n.Replaces...)
+	if n.RemoteID != 0 {
+		exclude = append(exclude, n.RemoteID)
+	}
+	if a, ok := u.store.LastAttempt(n.ID); ok && a.Gen == j.Gen && a.Parent == parent && a.Name == n.Name && a.Size == j.Size {
+		if e, err := u.findUpload(ctx, parent, n.Name, j.Size, exclude, ""); err != nil {
+			return nil, err
+		} else if e != nil {
+			u.log.Info().Str("file", n.Name).Msg("found the upload sent before the last stop; not sending it again")
+			return e, nil
+		}
+	}
+	if err := u.store.SaveAttempt(n.ID, cache.Attempt{Gen: j.Gen, Name: n.Name, Size: j.Size, Parent: parent, At: time.Now()}); err != nil {
+		return nil, err
+	}
+	return u.remote.Upload(ctx, drime.UploadRequest{ParentID: parent, Name: n.Name, Body: f, Size: j.Size, Exclude: exclude})
+}
+
+// findUpload looks in folder parent for an entry this mount uploaded but
+// did not record: same name and size, not excluded, not known to the tree
+// (or, for multipart uploads, with the given storage name).
+func (u *Uploader) findUpload(ctx context.Context, parent int64, name string, size int64, exclude []int64, fileName string) (*drime.Entry, error) {
+	es, err := u.remote.ListFolder(ctx, parent)
+	if err != nil {
+		return nil, fmt.Errorf("look for an earlier upload: %w", err)
+	}
+	var best *drime.Entry
+	for i := range es {
+		e := &es[i]
+		if e.IsDir() || e.Name != name || e.Size != size || contains(exclude, e.ID) {
+			continue
+		}
+		if fileName != "" && e.FileName != fileName {
+			continue
+		}
+		if _, err := u.store.ByRemote(e.ID); err == nil || u.store.IsDeleted(e.ID) {
+			continue
+		}
+		if best == nil || e.ID > best.ID {
+			best = e
+		}
+	}
+	return best, nil
+}
+
+func contains(ids []int64, id int64) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+func remoteEntry(e *drime.Entry) cache.RemoteEntry {
+	return cache.RemoteEntry{ID: e.ID, Name: e.Name, Dir: e.IsDir(), Size: e.Size, Hash: e.Hash,
+		URL: e.URL, Created: e.CreatedAt, Updated: e.UpdatedAt}
+}
+
+// retryable says whether an upload error is worth retrying.
+func retryable(err error) bool {
+	var api *drime.APIError
+	switch {
+	case drime.IsRetryable(err), errors.Is(err, drime.ErrUnavailable), errors.Is(err, drime.ErrRateLimited),
+		errors.Is(err, drime.ErrURLExpired), errors.Is(err, drime.ErrNotFound):
+		return true
+	case errors.As(err, &api):
+		return api.Status >= 500
+	case errors.Is(err, os.ErrNotExist):
+		return false
+	}
+	return true
+}
+
+// maxFailures bounds consecutive retries: a Drime that is down is waited
+// for forever, other errors give up after a while and mark the job failed.
+func maxFailures(err error) int {
+	if errors.Is(err, drime.ErrUnavailable) || errors.Is(err, drime.ErrRateLimited) {
+		return 1 << 30
+	}
+	return 8
+}
+
+// backoff is capped exponential backoff with full jitter, at least the
+// server's Retry-After.
+func (u *Uploader) backoff(attempt int, err error) time.Duration {
+	ceil := u.opts.RetryBase << min(attempt-1, 20)
+	if ceil > u.opts.RetryCap || ceil <= 0 {
+		ceil = u.opts.RetryCap
+	}
+	d := time.Duration(rand.Int64N(int64(ceil) + 1))
+	var api *drime.APIError
+	if errors.As(err, &api) && api.RetryAfter > d {
+		d = api.RetryAfter
+	}
+	return d
+}
+
+func cause(err error) string {
+	var api *drime.APIError
+	switch {
+	case errors.As(err, &api):
+		return fmt.Sprintf("http_%d", api.Status)
+	case errors.Is(err, drime.ErrUnavailable):
+		return "network"
+	case errors.Is(err, drime.ErrURLExpired):
+		return "url_expired"
+	}
+	return "other"
+}
+
+func rate(n int64, d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f MB/s", float64(n)/d.Seconds()/1e6)
+}
+
+// path is a node's path for log lines and status.
+func (u *Uploader) path(id uint64) string {
+	p, err := u.store.Path(id)
+	if err != nil {
+		return fmt.Sprintf("<node %d>", id)
+	}
+	return p
+}

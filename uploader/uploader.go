@@ -1,0 +1,333 @@
+// Package uploader runs the upload queue of a mount in the background: it
+// takes the jobs the cache package records on close, sends each file to
+// Drime (POST /uploads below 5 MiB, the multipart flow above), creates
+// folders, deletes replaced and removed entries and aborts abandoned
+// multipart uploads. It knows nothing of FUSE.
+//
+// Durable state lives in the cache package: jobs, each finished part's
+// ETag, pending deletions and aborts. This package keeps in memory only the
+// schedule (which job runs, retry times) and progress figures, so a crash
+// or kill -9 loses nothing: the next Start resumes from the store.
+//
+// Locks. Uploader.mu guards the schedule (items, pause state, wake
+// channels); it is never held across a Drime request or a store call that
+// may fire the job hook. Folder creation is serialised per folder by
+// folderLocks, taken child before parent.
+package uploader
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/drimefs/drimefs/cache"
+	"github.com/drimefs/drimefs/drime"
+)
+
+// Remote is what the uploader needs from Drime.
+type Remote interface {
+	WhoAmI(ctx context.Context) (*drime.User, error)
+	ListFolder(ctx context.Context, folderID int64) ([]drime.Entry, error)
+	CreateFolder(ctx context.Context, parentID int64, name string) (*drime.Entry, error)
+	Upload(ctx context.Context, req drime.UploadRequest) (*drime.Entry, error)
+	CreateMultipart(ctx context.Context, req drime.MultipartCreateRequest) (*drime.MultipartUpload, error)
+	SignParts(ctx context.Context, up drime.MultipartUpload, parts []int) (map[int]string, error)
+	PutPart(ctx context.Context, url string, body io.ReaderAt, size int64) (string, error)
+	CompleteMultipart(ctx context.Context, up drime.MultipartUpload, parts []drime.CompletedPart) error
+	AbortMultipart(ctx context.Context, up drime.MultipartUpload) error
+	UploadedParts(ctx context.Context, up drime.MultipartUpload) ([]drime.UploadedPart, error)
+	RegisterEntry(ctx context.Context, req drime.RegisterRequest) (*drime.Entry, error)
+	Rename(ctx context.Context, id int64, name string) (*drime.Entry, error)
+	Move(ctx context.Context, ids []int64, destID int64) error
+	Delete(ctx context.Context, ids []int64, forever bool) error
+}
+
+// Options configures an Uploader.
+type Options struct {
+	Store           *cache.Store
+	Remote          Remote
+	Logger          zerolog.Logger
+	Transfers       int   // files uploaded at once; default 4
+	PartConcurrency int   // parts of one file at once; default 4
+	PartSize        int64 // default 5 MiB
+	DeleteForever   bool  // skip Drime's trash
+	RetryBase       time.Duration
+	RetryCap        time.Duration
+	Metrics         Metrics // optional
+}
+
+// Metrics receives upload figures; every method must be cheap.
+type Metrics interface {
+	Uploaded(bytes int64, d time.Duration)
+	PartBytes(n int64)
+	Retry(cause string)
+	Failed()
+}
+
+// Uploader is the background upload queue of one mount.
+type Uploader struct {
+	opts   Options
+	store  *cache.Store
+	remote Remote
+	log    zerolog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	items    map[uint64]*item
+	paused   string        // why uploads are paused (token rejected), or ""
+	changed  chan struct{} // closed and replaced on every schedule change
+	janitorC chan struct{}
+	started  bool
+	urgent   map[uint64]int // nodes someone waits for (fsync=remote): upload even while open
+
+	folderLocks keyedMutex
+	session     sessionStats
+}
+
+type item struct {
+	id        uint64
+	job       cache.Job
+	running   bool
+	cancel    context.CancelFunc
+	notBefore time.Time
+	failures  int
+	prog      *progress
+}
+
+// New builds an Uploader; Start runs it.
+func New(opts Options) *Uploader {
+	if opts.Transfers <= 0 {
+		opts.Transfers = 4
+	}
+	if opts.PartConcurrency <= 0 {
+		opts.PartConcurrency = 4
+	}
+	if opts.PartSize <= 0 {
+		opts.PartSize = MinPartSize
+	}
+	if opts.RetryBase <= 0 {
+		opts.RetryBase = time.Second
+	}
+	if opts.RetryCap <= 0 {
+		opts.RetryCap = 15 * time.Second
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = nopMetrics{}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Uploader{opts: opts, store: opts.Store, remote: opts.Remote, log: opts.Logger,
+		ctx: ctx, cancel: cancel, items: map[uint64]*item{}, urgent: map[uint64]int{},
+		changed: make(chan struct{}), janitorC: make(chan struct{}, 1)}
+}
+
+// Start loads the queue from the store and starts the workers.
+func (u *Uploader) Start() error {
+	jobs, err := u.store.Jobs()
+	if err != nil {
+		return err
+	}
+	u.mu.Lock()
+	for _, j := range jobs {
+		u.items[j.Node] = &item{id: j.Node, job: j}
+	}
+	u.started = true
+	u.mu.Unlock()
+	if len(jobs) > 0 {
+		u.log.Info().Int("jobs", len(jobs)).Msg("resuming uploads queued before the last stop")
+	}
+	for i := 0; i < u.opts.Transfers; i++ {
+		u.wg.Add(1)
+		go u.worker()
+	}
+	u.wg.Add(2)
+	go u.janitor()
+	go u.rescan()
+	return nil
+}
+
+// Stop cancels running uploads and waits for the workers. Everything not
+// finished stays queued in the store.
+func (u *Uploader) Stop() {
+	u.cancel()
+	u.mu.Lock()
+	u.wakeLocked()
+	u.mu.Unlock()
+	u.wg.Wait()
+}
+
+// Notify is the store's job hook: a job was recorded or replaced.
+func (u *Uploader) Notify(j cache.Job) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	it := u.items[j.Node]
+	if it == nil {
+		it = &item{id: j.Node}
+		u.items[j.Node] = it
+	}
+	if it.running && j.Gen != it.job.Gen && it.cancel != nil {
+		// The file changed while its upload ran: that upload is stale.
+		it.cancel()
+	}
+	it.job = j
+	it.notBefore = time.Time{}
+	it.failures = 0
+	u.wakeLocked()
+}
+
+// Touch wakes the scheduler for a node whose writers changed. A running
+// upload of a file that was just opened for writing is cancelled (the
+// content may change under it) unless someone waits for it to finish.
+func (u *Uploader) Touch(id uint64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if it := u.items[id]; it != nil && it.running && it.cancel != nil &&
+		u.urgent[id] == 0 && u.store.Writers(id) > 0 {
+		it.cancel()
+	}
+	u.wakeLocked()
+}
+
+// busy reports whether a node must wait for its writers to close.
+func (u *Uploader) busy(id uint64) bool {
+	if u.store.Writers(id) == 0 {
+		return false
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.urgent[id] == 0
+}
+
+// Cancel stops a running upload of a removed node and forgets its job.
+func (u *Uploader) Cancel(id uint64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if it := u.items[id]; it != nil {
+		if it.cancel != nil {
+			it.cancel()
+		}
+		if !it.running {
+			delete(u.items, id)
+		}
+	}
+	u.wakeLocked()
+	u.kickJanitor()
+}
+
+func (u *Uploader) wakeLocked() {
+	close(u.changed)
+	u.changed = make(chan struct{})
+}
+
+func (u *Uploader) kickJanitor() {
+	select {
+	case u.janitorC <- struct{}{}:
+	default:
+	}
+}
+
+// rescan reloads the queue from the store now and then, a safety net for
+// a hook that fired while nobody listened.
+func (u *Uploader) rescan() {
+	defer u.wg.Done()
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-u.ctx.Done():
+			return
+		case <-t.C:
+		}
+		jobs, err := u.store.Jobs()
+		if err != nil {
+			continue
+		}
+		u.mu.Lock()
+		for _, j := range jobs {
+			if it := u.items[j.Node]; it == nil {
+				u.items[j.Node] = &item{id: j.Node, job: j}
+			} else if !it.running && it.job.Seq < j.Seq {
+				it.job = j
+			}
+		}
+		u.wakeLocked()
+		u.mu.Unlock()
+	}
+}
+
+// next blocks until a job can run and marks it running; nil when stopped.
+func (u *Uploader) next() *item {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for {
+		if u.ctx.Err() != nil {
+			return nil
+		}
+		var best *item
+		var wakeAt time.Time
+		now := time.Now()
+		if u.paused == "" {
+			for _, it := range u.items {
+				if it.running || it.job.Failed || (u.store.Writers(it.id) > 0 && u.urgent[it.id] == 0) {
+					continue
+				}
+				if it.notBefore.After(now) {
+					if wakeAt.IsZero() || it.notBefore.Before(wakeAt) {
+						wakeAt = it.notBefore
+					}
+					continue
+				}
+				if best == nil || it.job.Seq < best.job.Seq {
+					best = it
+				}
+			}
+		}
+		if best != nil {
+			best.running = true
+			return best
+		}
+		ch := u.changed
+		u.mu.Unlock()
+		var timer *time.Timer
+		var tc <-chan time.Time
+		if !wakeAt.IsZero() {
+			timer = time.NewTimer(time.Until(wakeAt))
+			tc = timer.C
+		}
+		select {
+		case <-ch:
+		case <-tc:
+		case <-u.ctx.Done():
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		u.mu.Lock()
+	}
+}
+
+func (u *Uploader) worker() {
+	defer u.wg.Done()
+	for {
+		it := u.next()
+		if it == nil {
+			return
+		}
+		u.process(it)
+	}
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) Uploaded(int64, time.Duration) {}
+func (nopMetrics) PartBytes(int64)               {}
+func (nopMetrics) Retry(string)                  {}
+func (nopMetrics) Failed()                       {}
+
+var errStale = errors.New("upload is stale: the file changed or was removed")
