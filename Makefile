@@ -1,0 +1,49 @@
+# drimefs — a FUSE filesystem for Drime Cloud.
+#   make run    mount ./mnt (a local emulator, or your drive when DRIME_TOKEN is set)
+#   make test   everything CI runs (installs fuse3 & co. when run as root)
+SHELL := /bin/bash
+GO ?= go
+export PATH := $(PATH):/usr/local/go/bin
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+PREFIX ?= /usr/local
+
+.PHONY: build run test bench soak lint deps install clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/drimefs ./cmd/drimefs
+
+deps:
+	@./scripts/deps.sh
+
+run: deps build
+	@mkdir -p mnt
+	@if [ -n "$$DRIME_TOKEN" ]; then \
+		echo "mounting your Drime drive at ./mnt (Ctrl-C to unmount)"; \
+		bin/drimefs mount ./mnt; \
+	else \
+		echo "mounting a local emulator (data in ./.drimefs-demo) at ./mnt (Ctrl-C to unmount)"; \
+		echo "set DRIME_TOKEN to mount your real drive instead"; \
+		bin/drimefs mount --emulator ./.drimefs-demo --cache-dir ./.drimefs-demo/cache ./mnt; \
+	fi
+
+test: deps
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) test -count=1 -timeout 9m ./...
+
+lint:
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+
+bench: deps build
+	$(GO) run ./integration/bench
+
+soak: deps build
+	DRIMEFS_SOAK=1 $(GO) test -count=1 -timeout 60m ./integration/ -run 'Soak|Fsx|Fault|Crash'
+
+install: build
+	install -D -m 0755 bin/drimefs $(DESTDIR)$(PREFIX)/bin/drimefs
+
+clean:
+	rm -rf bin
