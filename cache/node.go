@@ -33,8 +33,9 @@ type Node struct {
 	// Dirty: the local content file holds content Drime does not have yet.
 	Dirty bool `json:"dy,omitempty"`
 	// Gen counts content changes; an upload of an older generation is
-	// stale.
-	Gen uint64 `json:"g,omitempty"`
+	// stale. UploadedGen is the newest generation known to be in Drime.
+	Gen         uint64 `json:"g,omitempty"`
+	UploadedGen uint64 `json:"ug,omitempty"`
 	// Replaces lists Drime entries to delete once this node's content is
 	// in Drime (a target it was renamed over).
 	Replaces []int64 `json:"rp,omitempty"`

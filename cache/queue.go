@@ -131,15 +131,17 @@ func (s *Store) Jobs() ([]Job, error) {
 }
 
 // FinishUpload records that generation gen of file id is now the Drime
-// entry remote, registered under regParent/regName. If the node changed
-// meanwhile (another generation, removed, or open for writing) the result is
-// stale: the new entry is queued for deletion and stale is true. Otherwise
-// the node becomes clean, the entries it replaced are queued for deletion
-// and the content file becomes read cache.
+// entry remote. If the node changed meanwhile (another generation, or
+// removed) the result is stale: the new entry is queued for deletion and
+// stale is true. Otherwise the entries it replaced are queued for deletion
+// and, unless a writer still has the file open, the node becomes clean and
+// its content file read cache. (With a writer open it stays dirty without a
+// job: the writer's close commits again if it changed anything.)
 func (s *Store) FinishUpload(id, gen uint64, remote RemoteEntry) (n Node, stale bool, err error) {
+	clean := false
 	err = s.update(func(txn *badger.Txn) error {
 		n, err = getNode(txn, id)
-		if errors.Is(err, ErrNotFound) || (err == nil && (n.Gen != gen || s.Writers(id) > 0)) {
+		if errors.Is(err, ErrNotFound) || (err == nil && n.Gen != gen) {
 			stale = true
 			return s.queueDelete(txn, remote.ID)
 		}
@@ -154,7 +156,9 @@ func (s *Store) FinishUpload(id, gen uint64, remote RemoteEntry) (n Node, stale 
 		if err := setRemote(txn, &n, remote.ID); err != nil {
 			return err
 		}
-		n.RemoteHash, n.RemoteURL, n.Dirty, n.Replaces = remote.Hash, remote.URL, false, nil
+		n.RemoteHash, n.RemoteURL, n.Replaces, n.UploadedGen = remote.Hash, remote.URL, nil, gen
+		clean = s.Writers(id) == 0
+		n.Dirty = !clean
 		if err := putNode(txn, &n); err != nil {
 			return err
 		}
@@ -173,7 +177,7 @@ func (s *Store) FinishUpload(id, gen uint64, remote RemoteEntry) (n Node, stale 
 		}
 		return s.dropMultipart(txn, id, false)
 	})
-	if err == nil && !stale {
+	if err == nil && clean {
 		s.Files.setClean(id, remote.ID, n.Size)
 	}
 	return n, stale, err
@@ -297,8 +301,9 @@ func (s *Store) MarkDirty(id uint64) error {
 	return err
 }
 
-// Unmark undoes MarkDirty for a writer that changed nothing: the file is
-// clean again unless a change was committed meanwhile.
+// Unmark is called when the last writer closes without changing anything:
+// the file is clean again if its current generation is in Drime and no job
+// is queued (a writer that only read, or one open during fsync=remote).
 func (s *Store) Unmark(id uint64) error {
 	var n Node
 	clean := false
@@ -307,7 +312,7 @@ func (s *Store) Unmark(id uint64) error {
 		if n, err = getNode(txn, id); err != nil {
 			return err
 		}
-		if _, err := txn.Get(jobKey(id)); err == nil || n.RemoteID == 0 || !n.Dirty {
+		if _, err := txn.Get(jobKey(id)); err == nil || n.RemoteID == 0 || !n.Dirty || n.UploadedGen != n.Gen {
 			return nil
 		}
 		n.Dirty, clean = false, true

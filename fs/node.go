@@ -181,7 +181,7 @@ func (f *FS) truncate(ctx context.Context, id uint64, fh gofs.FileHandle, size i
 // Statfs reports the Drime quota.
 func (n *Node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	defer n.fsys.track("statfs", time.Now())
-	used, total := n.fsys.quota(ctx)
+	used, total := n.fsys.quota()
 	const bs = 4096
 	out.Bsize, out.Frsize = bs, bs
 	out.Blocks = uint64(total) / bs

@@ -14,18 +14,20 @@ type spaceCache struct {
 const spaceTTL = 30 * time.Second
 
 // quota returns used and total bytes, from Drime at most every spaceTTL.
-func (f *FS) quota(ctx context.Context) (used, total int64) {
+func (f *FS) quota() (used, total int64) {
 	f.mu.Lock()
 	sc := f.space
 	f.mu.Unlock()
 	if !sc.at.IsZero() && time.Since(sc.at) < spaceTTL {
 		return sc.used, sc.total
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// Not the request's context: the answer is cached for everyone, and a
+	// short timeout of our own bounds how long df waits.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	u, err := f.remote.SpaceUsage(ctx)
 	if err != nil {
-		f.log.Debug().Err(err).Msg("space usage unavailable")
+		f.log.Warn().Err(err).Msg("space usage from Drime unavailable; df shows the last known figures")
 		return sc.used, sc.total
 	}
 	f.mu.Lock()

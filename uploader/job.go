@@ -14,19 +14,18 @@ import (
 
 // process runs one job and reschedules it according to the outcome.
 func (u *Uploader) process(it *item) {
-	ctx, cancel := context.WithCancel(u.ctx)
+	ab := &abandon{}
 	u.mu.Lock()
-	it.cancel = cancel
+	it.abandon = ab
 	it.prog = &progress{start: time.Now()}
 	gen := it.job.Gen
 	u.mu.Unlock()
-	defer cancel()
 
-	err := u.run(ctx, it)
+	err := u.run(u.ctx, it, ab)
 
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	it.running, it.cancel = false, nil
+	it.running, it.abandon = false, nil
 	defer u.wakeLocked()
 	switch {
 	case err == nil:
@@ -45,8 +44,8 @@ func (u *Uploader) process(it *item) {
 		// A newer generation (or an open writer) takes over.
 	case u.ctx.Err() != nil:
 		// Shutting down: the job stays queued in the store.
-	case ctx.Err() != nil:
-		// Cancelled because the file changed or was removed.
+	case ab.abandoned():
+		// Abandoned because the file changed or was removed.
 	case errors.Is(err, drime.ErrUnauthorized):
 		u.pauseLocked(err)
 	case retryable(err) && it.failures < maxFailures(err):
@@ -73,7 +72,7 @@ var (
 	errBusy = errors.New("file is open for writing")
 )
 
-func (u *Uploader) run(ctx context.Context, it *item) error {
+func (u *Uploader) run(ctx context.Context, it *item, ab *abandon) error {
 	j, ok, err := u.store.Job(it.id)
 	if err != nil {
 		return err
@@ -90,7 +89,7 @@ func (u *Uploader) run(ctx context.Context, it *item) error {
 	if j.Dir {
 		return u.runDir(ctx, j)
 	}
-	return u.runFile(ctx, it, j)
+	return u.runFile(ctx, it, ab, j)
 }
 
 func (u *Uploader) runDir(ctx context.Context, j cache.Job) error {
@@ -110,7 +109,7 @@ func (u *Uploader) runDir(ctx context.Context, j cache.Job) error {
 }
 
 // runFile uploads one generation of a file and records the result.
-func (u *Uploader) runFile(ctx context.Context, it *item, j cache.Job) error {
+func (u *Uploader) runFile(ctx context.Context, it *item, ab *abandon, j cache.Job) error {
 	n, err := u.store.Get(j.Node)
 	if errors.Is(err, cache.ErrNotFound) {
 		return errGone
@@ -140,7 +139,7 @@ func (u *Uploader) runFile(ctx context.Context, it *item, j cache.Job) error {
 	if j.Size < drime.MultipartThreshold {
 		e, err = u.small(ctx, &n, parent, f, j)
 	} else {
-		e, err = u.multipart(ctx, it, &n, parent, f, j)
+		e, err = u.multipart(ctx, it, ab, &n, parent, f, j)
 	}
 	if err != nil {
 		return err
@@ -197,7 +196,9 @@ func (u *Uploader) small(ctx context.Context, n *cache.Node, parent int64, f *os
 	if n.RemoteID != 0 {
 		exclude = append(exclude, n.RemoteID)
 	}
-	if a, ok := u.store.LastAttempt(n.ID); ok && a.Gen == j.Gen && a.Parent == parent && a.Name == n.Name && a.Size == j.Size {
+	prev, hadPrev := u.store.LastAttempt(n.ID)
+	same := hadPrev && prev.Gen == j.Gen && prev.Parent == parent && prev.Name == n.Name && prev.Size == j.Size
+	if same {
 		if e, err := u.findUpload(ctx, parent, n.Name, j.Size, exclude, ""); err != nil {
 			return nil, err
 		} else if e != nil {
@@ -208,7 +209,28 @@ func (u *Uploader) small(ctx context.Context, n *cache.Node, parent int64, f *os
 	if err := u.store.SaveAttempt(n.ID, cache.Attempt{Gen: j.Gen, Name: n.Name, Size: j.Size, Parent: parent, At: time.Now()}); err != nil {
 		return nil, err
 	}
-	return u.remote.Upload(ctx, drime.UploadRequest{ParentID: parent, Name: n.Name, Body: f, Size: j.Size, Exclude: exclude})
+	e, err := u.remote.Upload(ctx, drime.UploadRequest{ParentID: parent, Name: n.Name, Body: f, Size: j.Size, Exclude: exclude})
+	if err == nil && hadPrev && !same {
+		u.sweep(ctx, prev, append(exclude, e.ID))
+	}
+	return e, err
+}
+
+// sweep deletes what an interrupted earlier attempt (before a crash, of an
+// older version or under an older name) may have left in Drime: entries
+// of that attempt's name and size that no node knows.
+func (u *Uploader) sweep(ctx context.Context, a cache.Attempt, exclude []int64) {
+	for {
+		e, err := u.findUpload(ctx, a.Parent, a.Name, a.Size, exclude, "")
+		if err != nil || e == nil {
+			return
+		}
+		u.log.Info().Str("file", a.Name).Int64("entry", e.ID).Msg("removing a copy left in Drime by an interrupted upload")
+		if err := u.store.QueueDelete(e.ID); err != nil {
+			return
+		}
+		exclude = append(exclude, e.ID)
+	}
 }
 
 // findUpload looks in folder parent for an entry this mount uploaded but

@@ -23,7 +23,7 @@ const signBatch = 8
 // upload recorded in the store: create → sign → PUT parts (each ETag
 // committed as it finishes) → complete → register under the file's
 // current folder and name.
-func (u *Uploader) multipart(ctx context.Context, it *item, n *cache.Node, parent int64, f *os.File, j cache.Job) (*drime.Entry, error) {
+func (u *Uploader) multipart(ctx context.Context, it *item, ab *abandon, n *cache.Node, parent int64, f *os.File, j cache.Job) (*drime.Entry, error) {
 	partSize := PartSize(j.Size, u.opts.PartSize)
 	mp, found, err := u.store.Multipart(n.ID)
 	if err != nil {
@@ -65,8 +65,14 @@ func (u *Uploader) multipart(ctx context.Context, it *item, n *cache.Node, paren
 				it.prog.add(p.Size)
 			}
 		}
-		if err := u.putParts(ctx, it, n.ID, j.Gen, up, f, plan, done); err != nil {
+		if err := u.putParts(ctx, it, ab, n.ID, j.Gen, up, f, plan, done); err != nil {
+			if ab.abandoned() {
+				return nil, errStale
+			}
 			return nil, err
+		}
+		if ab.abandoned() {
+			return nil, errStale
 		}
 		parts := make([]drime.CompletedPart, 0, len(done))
 		for num, etag := range done {
@@ -82,6 +88,9 @@ func (u *Uploader) multipart(ctx context.Context, it *item, n *cache.Node, paren
 		if err := u.store.MarkCompleted(n.ID, up.UploadID); err != nil {
 			return nil, err
 		}
+	}
+	if ab.abandoned() {
+		return nil, errStale
 	}
 	return u.register(ctx, n, j, up, resumed)
 }
@@ -112,7 +121,7 @@ func unquote(s string) string { return strings.Trim(s, `"`) }
 
 // putParts uploads the parts not in done with PartConcurrency workers,
 // reading each straight from the spool, committing each ETag to the store.
-func (u *Uploader) putParts(ctx context.Context, it *item, id, gen uint64, up drime.MultipartUpload, f *os.File, plan []Part, done map[int]string) error {
+func (u *Uploader) putParts(ctx context.Context, it *item, ab *abandon, id, gen uint64, up drime.MultipartUpload, f *os.File, plan []Part, done map[int]string) error {
 	var todo []Part
 	for _, p := range plan {
 		if _, ok := done[p.Number]; !ok {
@@ -122,7 +131,7 @@ func (u *Uploader) putParts(ctx context.Context, it *item, id, gen uint64, up dr
 	if len(todo) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := ab.partsContext(ctx)
 	defer cancel()
 	type signed struct {
 		part Part

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -95,7 +96,7 @@ type item struct {
 	id        uint64
 	job       cache.Job
 	running   bool
-	cancel    context.CancelFunc
+	abandon   *abandon // set while running
 	notBefore time.Time
 	failures  int
 	prog      *progress
@@ -171,9 +172,9 @@ func (u *Uploader) Notify(j cache.Job) {
 		it = &item{id: j.Node}
 		u.items[j.Node] = it
 	}
-	if it.running && j.Gen != it.job.Gen && it.cancel != nil {
+	if it.running && j.Gen != it.job.Gen && it.abandon != nil {
 		// The file changed while its upload ran: that upload is stale.
-		it.cancel()
+		it.abandon.set()
 	}
 	it.job = j
 	it.notBefore = time.Time{}
@@ -182,14 +183,14 @@ func (u *Uploader) Notify(j cache.Job) {
 }
 
 // Touch wakes the scheduler for a node whose writers changed. A running
-// upload of a file that was just opened for writing is cancelled (the
+// upload of a file that was just opened for writing is abandoned (the
 // content may change under it) unless someone waits for it to finish.
 func (u *Uploader) Touch(id uint64) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if it := u.items[id]; it != nil && it.running && it.cancel != nil &&
+	if it := u.items[id]; it != nil && it.running && it.abandon != nil &&
 		u.urgent[id] == 0 && u.store.Writers(id) > 0 {
-		it.cancel()
+		it.abandon.set()
 	}
 	u.wakeLocked()
 }
@@ -204,13 +205,13 @@ func (u *Uploader) busy(id uint64) bool {
 	return u.urgent[id] == 0
 }
 
-// Cancel stops a running upload of a removed node and forgets its job.
+// Cancel abandons a running upload of a removed node and forgets its job.
 func (u *Uploader) Cancel(id uint64) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if it := u.items[id]; it != nil {
-		if it.cancel != nil {
-			it.cancel()
+		if it.abandon != nil {
+			it.abandon.set()
 		}
 		if !it.running {
 			delete(u.items, id)
@@ -331,3 +332,38 @@ func (nopMetrics) Retry(string)                  {}
 func (nopMetrics) Failed()                       {}
 
 var errStale = errors.New("upload is stale: the file changed or was removed")
+
+// abandon tells a running upload that its result is no longer wanted. It
+// is cooperative, not a context cancellation: a request that creates an
+// entry (POST /uploads, complete, register) is never cut off half-way,
+// because Drime might create the entry without us learning its id. Only
+// part uploads, which are idempotent, are cancelled at once.
+type abandon struct {
+	flag   atomic.Bool
+	mu     sync.Mutex
+	cancel context.CancelFunc
+}
+
+func (a *abandon) set() {
+	a.flag.Store(true)
+	a.mu.Lock()
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.mu.Unlock()
+}
+
+func (a *abandon) abandoned() bool { return a.flag.Load() }
+
+// partsContext derives the context of the part uploads, cancelled on set.
+func (a *abandon) partsContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	a.mu.Lock()
+	a.cancel = cancel
+	set := a.flag.Load()
+	a.mu.Unlock()
+	if set {
+		cancel()
+	}
+	return ctx, cancel
+}
