@@ -310,6 +310,9 @@ func (h *remoteHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.R
 		return fuse.ReadResultData(nil), 0
 	}
 	end := min(off+int64(len(dest)), size)
+	if cr := h.fsys.opts.CacheRead; cr != nil {
+		cr(len(h.fsys.store.Files.Missing(h.ft.id, h.ft.entry.ID, off, end-off)) == 0)
+	}
 	if err := h.ft.ensure(ctx, off, end); err != nil {
 		h.fsys.log.Error().Err(err).Str("file", h.ft.entry.Name).Msg("read failed")
 		return nil, toErrno(err)

@@ -82,6 +82,10 @@ type Options struct {
 	ControlSocket string // shown as user.drimefs.control on the root
 	// Op, when set, is called after every FUSE operation (for metrics).
 	Op func(op string, d time.Duration)
+	// CacheRead, when set, is called for every read of a file from Drime:
+	// hit when the bytes were already in the read cache (a whole cached
+	// file opened counts as one hit: the kernel then reads it directly).
+	CacheRead func(hit bool)
 }
 
 // FS is one mounted drive.

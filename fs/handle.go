@@ -46,6 +46,9 @@ func (n *Node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if c.Dirty || f.store.Files.Complete(c.ID, c.RemoteID, c.Size) {
 		file, err := f.store.Files.Open(c.ID, os.O_RDONLY|os.O_CREATE)
 		if err == nil {
+			if !c.Dirty && f.opts.CacheRead != nil {
+				f.opts.CacheRead(true)
+			}
 			return &localHandle{fsys: f, id: c.ID, file: file}, fuse.FOPEN_KEEP_CACHE, 0
 		}
 		if c.Dirty {
