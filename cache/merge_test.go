@@ -66,7 +66,7 @@ func TestMergeKeepsLocalChanges(t *testing.T) {
 	if _, err := s.Merge(RootID, []RemoteEntry{{ID: 1, Name: "old"}, {ID: 2, Name: "gone"}}, now); err != nil {
 		t.Fatal(err)
 	}
-	pending, _ := s.Create(RootID, "new", false, now)
+	pending, _ := s.Create(RootID, "new", false, 0, now)
 	gone, _ := s.Lookup(RootID, "gone")
 	if _, err := s.Remove(gone.ID); err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func TestMergeVanishedFolderKeepsPendingContent(t *testing.T) {
 	if _, err := s.Merge(d.ID, []RemoteEntry{{ID: 2, Name: "clean"}}, past); err != nil {
 		t.Fatal(err)
 	}
-	p, _ := s.Create(d.ID, "pending", false, past)
+	p, _ := s.Create(d.ID, "pending", false, 0, past)
 	if _, err := s.Commit(p.ID, 1, past); err != nil {
 		t.Fatal(err)
 	}

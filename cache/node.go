@@ -21,6 +21,10 @@ type Node struct {
 	// touched here (kept while the remote entry stays the same).
 	Mtime time.Time `json:"mt"`
 	Ctime time.Time `json:"ct"`
+	// Mode holds permission bits set here (create mode, chmod). Drime
+	// stores none, so they live only in this cache; 0 means the mount's
+	// default (from --umask).
+	Mode uint32 `json:"m,omitempty"`
 
 	RemoteID   int64  `json:"rid,omitempty"` // 0: not (yet) in Drime
 	RemoteHash string `json:"rh,omitempty"`

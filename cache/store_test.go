@@ -22,18 +22,18 @@ func TestCreateLookupRenameRemove(t *testing.T) {
 	s := openTest(t, t.TempDir())
 	defer s.Close()
 	now := time.Now()
-	d, err := s.Create(RootID, "docs", true, now)
+	d, err := s.Create(RootID, "docs", true, 0, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := s.Create(d.ID, "a.txt", false, now)
+	f, err := s.Create(d.ID, "a.txt", false, 0, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !f.Dirty || f.Gen != 1 {
 		t.Fatalf("new file should be dirty gen 1: %+v", f)
 	}
-	if _, err := s.Create(d.ID, "a.txt", false, now); !errors.Is(err, ErrExist) {
+	if _, err := s.Create(d.ID, "a.txt", false, 0, now); !errors.Is(err, ErrExist) {
 		t.Fatalf("duplicate create: %v", err)
 	}
 	got, err := s.Lookup(d.ID, "a.txt")
@@ -68,12 +68,12 @@ func TestRenameOverPendingCarriesReplacedEntry(t *testing.T) {
 	s := openTest(t, t.TempDir())
 	defer s.Close()
 	now := time.Now()
-	old, _ := s.Create(RootID, "doc", false, now)
+	old, _ := s.Create(RootID, "doc", false, 0, now)
 	// Pretend "doc" is in Drime as entry 77 and clean.
 	if _, err := s.Update(old.ID, func(n *Node) error { n.RemoteID, n.Dirty = 77, false; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	tmp, _ := s.Create(RootID, "doc.tmp", false, now)
+	tmp, _ := s.Create(RootID, "doc.tmp", false, 0, now)
 	replaced, err := s.Rename(tmp.ID, RootID, "doc", false, now)
 	if err != nil || replaced == nil || replaced.ID != old.ID {
 		t.Fatalf("rename over: %v %+v", err, replaced)
@@ -88,7 +88,7 @@ func TestRenameOverPendingCarriesReplacedEntry(t *testing.T) {
 	if _, err := s.Rename(tmp.ID, RootID, "x", true, now); err != nil {
 		t.Fatal(err)
 	}
-	other, _ := s.Create(RootID, "y", false, now)
+	other, _ := s.Create(RootID, "y", false, 0, now)
 	if _, err := s.Rename(other.ID, RootID, "x", true, now); !errors.Is(err, ErrExist) {
 		t.Fatalf("noreplace: %v", err)
 	}
@@ -99,7 +99,7 @@ func TestCommitFinishAndStaleUpload(t *testing.T) {
 	defer s.Close()
 	var fired []Job
 	s.SetJobHook(func(j Job) { fired = append(fired, j) })
-	f, _ := s.Create(RootID, "f", false, time.Now())
+	f, _ := s.Create(RootID, "f", false, 0, time.Now())
 	j1, err := s.Commit(f.ID, 10, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -137,11 +137,11 @@ func TestCommitFinishAndStaleUpload(t *testing.T) {
 func TestRecoverQueuesUnclosedWrites(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir)
-	f, _ := s.Create(RootID, "f", false, time.Now())
+	f, _ := s.Create(RootID, "f", false, 0, time.Now())
 	if err := os.WriteFile(s.Files.Path(f.ID), []byte("written but never closed"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d, _ := s.Create(RootID, "d", true, time.Now())
+	d, _ := s.Create(RootID, "d", true, 0, time.Now())
 	s.Close()
 
 	s = openTest(t, dir)
@@ -161,7 +161,7 @@ func TestRecoverQueuesUnclosedWrites(t *testing.T) {
 func TestMultipartProgress(t *testing.T) {
 	s := openTest(t, t.TempDir())
 	defer s.Close()
-	f, _ := s.Create(RootID, "big", false, time.Now())
+	f, _ := s.Create(RootID, "big", false, 0, time.Now())
 	mp := Multipart{Gen: 1, Key: "uploads/u/u", UploadID: "up1", PartSize: 5 << 20, Size: 12 << 20}
 	if err := s.StartMultipart(f.ID, mp); err != nil {
 		t.Fatal(err)

@@ -142,7 +142,7 @@ func (s *Store) Path(id uint64) (string, error) {
 // Create adds a new local file or folder under parent. A file starts dirty
 // and empty (its job is recorded on close); a folder gets a job at once so
 // that it is created in Drime.
-func (s *Store) Create(parent uint64, name string, dir bool, now time.Time) (Node, error) {
+func (s *Store) Create(parent uint64, name string, dir bool, mode uint32, now time.Time) (Node, error) {
 	var n Node
 	err := s.update(func(txn *badger.Txn) error {
 		p, err := getNode(txn, parent)
@@ -161,7 +161,7 @@ func (s *Store) Create(parent uint64, name string, dir bool, now time.Time) (Nod
 		if err != nil {
 			return err
 		}
-		n = Node{ID: id, Parent: parent, Name: name, Dir: dir, Mtime: now, Ctime: now, LocalChange: now}
+		n = Node{ID: id, Parent: parent, Name: name, Dir: dir, Mode: mode & 0o7777, Mtime: now, Ctime: now, LocalChange: now}
 		if dir {
 			n.Listed = now // a new folder has no remote children to fetch
 		} else {

@@ -65,7 +65,7 @@ func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	if errno := f.checkNewName(ctx, n.id, name); errno != 0 {
 		return nil, errno
 	}
-	c, err := f.store.Create(n.id, name, true, time.Now())
+	c, err := f.store.Create(n.id, name, true, mode, time.Now())
 	if err != nil {
 		return nil, toErrno(err)
 	}
@@ -80,7 +80,7 @@ func (n *Node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if errno := f.checkNewName(ctx, n.id, name); errno != 0 {
 		return nil, nil, 0, errno
 	}
-	c, err := f.store.Create(n.id, name, false, time.Now())
+	c, err := f.store.Create(n.id, name, false, mode, time.Now())
 	if err != nil {
 		return nil, nil, 0, toErrno(err)
 	}

@@ -67,12 +67,19 @@ func (f *FS) fillAttr(c *cache.Node, out *fuse.Attr) {
 			size, mtime = st.Size(), st.ModTime()
 		}
 	}
+	perm := c.Mode & 0o7777 // c.Mode == 0: never set here, use the default
 	if c.Dir {
-		out.Mode = syscall.S_IFDIR | (0o777 &^ f.opts.Umask)
+		if c.Mode == 0 {
+			perm = 0o777 &^ f.opts.Umask
+		}
+		out.Mode = syscall.S_IFDIR | perm
 		out.Nlink = 2
 		out.Size = 4096
 	} else {
-		out.Mode = syscall.S_IFREG | (0o666 &^ f.opts.Umask)
+		if c.Mode == 0 {
+			perm = 0o666 &^ f.opts.Umask
+		}
+		out.Mode = syscall.S_IFREG | perm
 		out.Nlink = 1
 		out.Size = uint64(size)
 	}
@@ -99,9 +106,10 @@ func (n *Node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 	return 0
 }
 
-// Setattr truncates (with or without an open handle) and sets times. Mode
-// and owner cannot be stored in Drime; such changes are accepted and not
-// kept, so that cp -p and rsync -a work.
+// Setattr truncates (with or without an open handle), sets times and
+// permission bits. Drime stores neither times nor modes: both are kept in
+// the local tree (so rsync -a and git see what they set); a change of
+// owner is accepted and ignored (all files belong to --uid/--gid).
 func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	defer n.fsys.track("setattr", time.Now())
 	f := n.fsys
@@ -111,6 +119,20 @@ func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 		}
 		if errno := f.truncate(ctx, n.id, fh, int64(size)); errno != 0 {
 			return errno
+		}
+	}
+	if mode, ok := in.GetMode(); ok {
+		if f.opts.ReadOnly {
+			return syscall.EROFS
+		}
+		if _, err := f.store.Update(n.id, func(c *cache.Node) error {
+			c.Mode = mode & 0o7777
+			if c.Mode == 0 {
+				c.Mode = 0o10000 // "no permissions" must not read as "default"
+			}
+			return nil
+		}); err != nil {
+			return toErrno(err)
 		}
 	}
 	mtime, mok := in.GetMTime()
