@@ -181,7 +181,11 @@ func (s *Store) refresh(ct *chunkTxn, n *Node, e *RemoteEntry, recent bool, res 
 		n.RemoteHash, n.RemoteURL = e.Hash, e.URL
 		changed = true
 	}
-	if e.Name != n.Name && !recent {
+	if n.RemoteParent != n.Parent {
+		n.RemoteParent = n.Parent // listed here: that is where the entry is
+		changed = true
+	}
+	if e.Name != n.RemoteName && !recent && !n.Misplaced() {
 		// Renamed in Drime. Follow unless the new name is taken here.
 		txn, err := ct.txn()
 		if err != nil {
@@ -193,6 +197,7 @@ func (s *Store) refresh(ct *chunkTxn, n *Node, e *RemoteEntry, recent bool, res 
 				return err
 			}
 			n.Name = e.Name
+			n.placed(n.Parent, e.Name)
 			return link(txn, n)
 		}
 	}
@@ -217,6 +222,7 @@ func (s *Store) remap(ct *chunkTxn, n *Node, e *RemoteEntry, res *MergeResult) e
 		return err
 	}
 	n.RemoteHash, n.RemoteURL = e.Hash, e.URL
+	n.placed(n.Parent, n.Name)
 	if !n.Dir {
 		n.Size, n.Mtime = e.Size, e.Updated
 		res.Content = append(res.Content, n.ID)
@@ -240,13 +246,17 @@ func (s *Store) adopt(ct *chunkTxn, parent uint64, e *RemoteEntry, now time.Time
 		if err != nil {
 			return err
 		}
-		if n.Pending() || now.Sub(n.LocalChange) < s.opts.OverlayTTL || n.Dir != e.Dir {
+		if n.Pending() || n.Misplaced() || now.Sub(n.LocalChange) < s.opts.OverlayTTL || n.Dir != e.Dir {
 			return nil
+		}
+		if _, err := lookupID(txn, parent, e.Name); err == nil {
+			return nil // the name is taken here
 		}
 		if err := txn.Delete(childKey(n.Parent, n.Name)); err != nil {
 			return err
 		}
 		n.Parent, n.Name = parent, e.Name
+		n.placed(parent, e.Name)
 		res.Names = append(res.Names, e.Name)
 		return link(txn, &n)
 	}
@@ -255,7 +265,8 @@ func (s *Store) adopt(ct *chunkTxn, parent uint64, e *RemoteEntry, now time.Time
 		return err
 	}
 	n := Node{ID: id, Parent: parent, Name: e.Name, Dir: e.Dir, Size: e.Size,
-		Mtime: e.Updated, Ctime: e.Updated, RemoteID: e.ID, RemoteHash: e.Hash, RemoteURL: e.URL}
+		Mtime: e.Updated, Ctime: e.Updated, RemoteID: e.ID, RemoteHash: e.Hash, RemoteURL: e.URL,
+		RemoteParent: parent, RemoteName: e.Name}
 	if e.Dir {
 		n.Size = 0
 	}

@@ -29,6 +29,12 @@ type Node struct {
 	RemoteID   int64  `json:"rid,omitempty"` // 0: not (yet) in Drime
 	RemoteHash string `json:"rh,omitempty"`
 	RemoteURL  string `json:"ru,omitempty"`
+	// RemoteParent and RemoteName are where the Drime entry is: the local
+	// folder id and the name it has in Drime. They differ from Parent and
+	// Name while a rename or move of a clean entry waits to be applied
+	// (a place job).
+	RemoteParent uint64 `json:"rp2,omitempty"`
+	RemoteName   string `json:"rn,omitempty"`
 
 	// Listed is when a folder's children were last merged from a Drime
 	// listing; zero means never.
@@ -50,6 +56,15 @@ type Node struct {
 
 // Pending reports whether the node still has to reach Drime.
 func (n *Node) Pending() bool { return n.Dirty || n.RemoteID == 0 }
+
+// Misplaced reports whether the node's Drime entry is not (yet) where the
+// node is.
+func (n *Node) Misplaced() bool {
+	return n.RemoteID != 0 && (n.RemoteParent != n.Parent || n.RemoteName != n.Name)
+}
+
+// placed records that the Drime entry is at parent/name.
+func (n *Node) placed(parent uint64, name string) { n.RemoteParent, n.RemoteName = parent, name }
 
 func getNode(txn *badger.Txn, id uint64) (Node, error) {
 	var n Node

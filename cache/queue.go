@@ -15,6 +15,9 @@ import (
 type Job struct {
 	Node uint64 `json:"node"`
 	Dir  bool   `json:"dir,omitempty"`
+	// Place: the node's content is in Drime, only its entry must be
+	// renamed or moved to where the node is now.
+	Place bool `json:"place,omitempty"`
 	Gen  uint64 `json:"gen"`
 	Size int64  `json:"size"`
 	// Seq orders jobs; FirstSeq is the Seq of the write that first made the
@@ -137,7 +140,7 @@ func (s *Store) Jobs() ([]Job, error) {
 // and, unless a writer still has the file open, the node becomes clean and
 // its content file read cache. (With a writer open it stays dirty without a
 // job: the writer's close commits again if it changed anything.)
-func (s *Store) FinishUpload(id, gen uint64, remote RemoteEntry) (n Node, stale bool, err error) {
+func (s *Store) FinishUpload(id, gen uint64, remote RemoteEntry, placedParent uint64, placedName string) (n Node, stale bool, err error) {
 	clean := false
 	err = s.update(func(txn *badger.Txn) error {
 		n, err = getNode(txn, id)
@@ -157,10 +160,20 @@ func (s *Store) FinishUpload(id, gen uint64, remote RemoteEntry) (n Node, stale 
 			return err
 		}
 		n.RemoteHash, n.RemoteURL, n.Replaces, n.UploadedGen = remote.Hash, remote.URL, nil, gen
+		n.placed(placedParent, placedName)
 		clean = s.Writers(id) == 0
 		n.Dirty = !clean
 		if err := putNode(txn, &n); err != nil {
 			return err
+		}
+		if err := txn.Delete(jobKey(id)); err != nil {
+			return err
+		}
+		if n.Misplaced() {
+			// Renamed or moved while it was being registered.
+			if _, err := s.enqueuePlace(txn, &n); err != nil {
+				return err
+			}
 		}
 		for _, rid := range doomed {
 			if rid != remote.ID {
@@ -168,9 +181,6 @@ func (s *Store) FinishUpload(id, gen uint64, remote RemoteEntry) (n Node, stale 
 					return err
 				}
 			}
-		}
-		if err := txn.Delete(jobKey(id)); err != nil {
-			return err
 		}
 		if err := txn.Delete(attemptKey(id)); err != nil {
 			return err
@@ -183,8 +193,9 @@ func (s *Store) FinishUpload(id, gen uint64, remote RemoteEntry) (n Node, stale 
 	return n, stale, err
 }
 
-// FinishDir records that folder id exists in Drime as entry remote.
-func (s *Store) FinishDir(id uint64, remote RemoteEntry) (Node, error) {
+// FinishDir records that folder id exists in Drime as entry remote, at
+// placedParent/placedName.
+func (s *Store) FinishDir(id uint64, remote RemoteEntry, placedParent uint64, placedName string) (Node, error) {
 	var n Node
 	err := s.update(func(txn *badger.Txn) error {
 		var err error
@@ -195,10 +206,50 @@ func (s *Store) FinishDir(id uint64, remote RemoteEntry) (Node, error) {
 			return err
 		}
 		n.RemoteHash = remote.Hash
+		n.placed(placedParent, placedName)
 		if err := putNode(txn, &n); err != nil {
 			return err
 		}
-		return txn.Delete(jobKey(id))
+		if err := txn.Delete(jobKey(id)); err != nil {
+			return err
+		}
+		if n.Misplaced() {
+			_, err = s.enqueuePlace(txn, &n)
+		}
+		return err
+	})
+	return n, err
+}
+
+// enqueuePlace records a place job for a clean node. Must hold s.mu.
+func (s *Store) enqueuePlace(txn *badger.Txn, n *Node) (Job, error) {
+	j, err := s.enqueue(txn, n, 0)
+	if err != nil {
+		return j, err
+	}
+	j.Place = true
+	s.toFire[len(s.toFire)-1] = j
+	return j, setJSON(txn, jobKey(n.ID), &j)
+}
+
+// FinishPlace records that node id's Drime entry is now at parent/name;
+// the place job is done if that is where the node still is.
+func (s *Store) FinishPlace(id uint64, parent uint64, name string) (Node, error) {
+	var n Node
+	err := s.update(func(txn *badger.Txn) error {
+		var err error
+		if n, err = getNode(txn, id); err != nil {
+			return err
+		}
+		n.placed(parent, name)
+		if err := putNode(txn, &n); err != nil {
+			return err
+		}
+		var j Job
+		if err := getJSON(txn, jobKey(id), &j); err == nil && j.Place && !n.Misplaced() {
+			return txn.Delete(jobKey(id))
+		}
+		return nil
 	})
 	return n, err
 }

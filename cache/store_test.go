@@ -46,10 +46,10 @@ func TestCreateLookupRenameRemove(t *testing.T) {
 	if _, err := s.Remove(d.ID); !errors.Is(err, ErrNotEmpty) {
 		t.Fatalf("remove non-empty folder: %v", err)
 	}
-	if _, err := s.Rename(d.ID, d.ID, "self", false, now); !errors.Is(err, ErrInvalid) {
+	if _, err := s.Rename(d.ID, d.ID, "self", false, false, now); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("folder into itself: %v", err)
 	}
-	if _, err := s.Rename(f.ID, RootID, "b.txt", false, now); err != nil {
+	if _, err := s.Rename(f.ID, RootID, "b.txt", false, false, now); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Lookup(d.ID, "a.txt"); !errors.Is(err, ErrNotFound) {
@@ -74,7 +74,7 @@ func TestRenameOverPendingCarriesReplacedEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmp, _ := s.Create(RootID, "doc.tmp", false, 0, now)
-	replaced, err := s.Rename(tmp.ID, RootID, "doc", false, now)
+	replaced, err := s.Rename(tmp.ID, RootID, "doc", false, false, now)
 	if err != nil || replaced == nil || replaced.ID != old.ID {
 		t.Fatalf("rename over: %v %+v", err, replaced)
 	}
@@ -85,11 +85,11 @@ func TestRenameOverPendingCarriesReplacedEntry(t *testing.T) {
 	if ds, _ := s.Deletions(); len(ds) != 0 {
 		t.Fatalf("entry 77 must not be deleted before the new content is up: %+v", ds)
 	}
-	if _, err := s.Rename(tmp.ID, RootID, "x", true, now); err != nil {
+	if _, err := s.Rename(tmp.ID, RootID, "x", true, false, now); err != nil {
 		t.Fatal(err)
 	}
 	other, _ := s.Create(RootID, "y", false, 0, now)
-	if _, err := s.Rename(other.ID, RootID, "x", true, now); !errors.Is(err, ErrExist) {
+	if _, err := s.Rename(other.ID, RootID, "x", true, false, now); !errors.Is(err, ErrExist) {
 		t.Fatalf("noreplace: %v", err)
 	}
 }
@@ -112,10 +112,10 @@ func TestCommitFinishAndStaleUpload(t *testing.T) {
 		t.Fatalf("second commit: %+v after %+v", j2, j1)
 	}
 	// The upload of generation 1 finishes late: stale, its entry deleted.
-	if _, stale, err := s.FinishUpload(f.ID, j1.Gen, RemoteEntry{ID: 500}); err != nil || !stale {
+	if _, stale, err := s.FinishUpload(f.ID, j1.Gen, RemoteEntry{ID: 500}, RootID, "f"); err != nil || !stale {
 		t.Fatalf("stale finish: %v %v", stale, err)
 	}
-	n, _, _ := s.FinishUpload(f.ID, j2.Gen, RemoteEntry{ID: 501})
+	n, _, _ := s.FinishUpload(f.ID, j2.Gen, RemoteEntry{ID: 501}, RootID, "f")
 	if n.Dirty || n.RemoteID != 501 {
 		t.Fatalf("finished node %+v", n)
 	}
@@ -184,5 +184,49 @@ func TestMultipartProgress(t *testing.T) {
 	as, _ := s.Aborts()
 	if len(as) != 1 || as[0].UploadID != "up1" {
 		t.Fatalf("abort not queued: %+v", as)
+	}
+}
+
+func TestRenameOfCleanEntryQueuesPlaceJob(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	now := time.Now()
+	f, _ := s.Create(RootID, "tmp.part", false, 0, now)
+	j, _ := s.Commit(f.ID, 3, now)
+	// The upload registers "tmp.part" while the file is renamed: the node
+	// ends clean but misplaced, with a place job.
+	if _, err := s.Rename(f.ID, RootID, "final", false, false, now); err != nil {
+		t.Fatal(err)
+	}
+	n, stale, err := s.FinishUpload(f.ID, j.Gen, RemoteEntry{ID: 900}, RootID, "tmp.part")
+	if err != nil || stale {
+		t.Fatalf("finish: %v %v", stale, err)
+	}
+	if !n.Misplaced() {
+		t.Fatalf("node should be misplaced: %+v", n)
+	}
+	pj, ok, _ := s.Job(f.ID)
+	if !ok || !pj.Place {
+		t.Fatalf("place job missing: %+v %v", pj, ok)
+	}
+	// A listing that still shows the old name does not rename it back.
+	if _, err := s.Merge(RootID, []RemoteEntry{{ID: 900, Name: "tmp.part", Size: 3}}, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get(f.ID); got.Name != "final" {
+		t.Fatalf("merge renamed it back to %q", got.Name)
+	}
+	if _, err := s.FinishPlace(f.ID, RootID, "final"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.Job(f.ID); ok {
+		t.Fatal("place job should be done")
+	}
+	// A clean rename not applied in Drime by the caller gets a place job too.
+	if _, err := s.Rename(f.ID, RootID, "again", false, false, now); err != nil {
+		t.Fatal(err)
+	}
+	if pj, ok, _ := s.Job(f.ID); !ok || !pj.Place {
+		t.Fatalf("rename of a clean entry: job %+v %v", pj, ok)
 	}
 }

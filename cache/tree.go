@@ -209,8 +209,10 @@ func (s *Store) Update(id uint64, fn func(n *Node) error) (Node, error) {
 // Rename moves node id to newParent/newName. An existing target is replaced
 // (unless noReplace) and returned; its Drime entries are deleted after the
 // source's pending upload (if the source is pending) or queued for deletion
-// now. Moving a folder below itself is ErrInvalid.
-func (s *Store) Rename(id, newParent uint64, newName string, noReplace bool, now time.Time) (*Node, error) {
+// now. Moving a folder below itself is ErrInvalid. remoteDone says the
+// caller already renamed the Drime entry; otherwise a clean entry gets a
+// place job (a pending one lands in the new place when uploaded).
+func (s *Store) Rename(id, newParent uint64, newName string, noReplace, remoteDone bool, now time.Time) (*Node, error) {
 	var replaced *Node
 	var gone uint64
 	err := s.update(func(txn *badger.Txn) error {
@@ -267,7 +269,16 @@ func (s *Store) Rename(id, newParent uint64, newName string, noReplace bool, now
 			return err
 		}
 		n.Parent, n.Name, n.LocalChange, n.Ctime = newParent, newName, now, now
-		return link(txn, &n)
+		if remoteDone {
+			n.placed(newParent, newName)
+		}
+		if err := link(txn, &n); err != nil {
+			return err
+		}
+		if n.Misplaced() && !(n.Dirty && !n.Dir) {
+			_, err = s.enqueuePlace(txn, &n)
+		}
+		return err
 	})
 	if err == nil && gone != 0 {
 		s.Files.forget(gone)

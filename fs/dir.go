@@ -215,7 +215,7 @@ func (n *Node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 			return toErrno(err)
 		}
 	}
-	if _, err := f.store.Rename(src.ID, np.id, newName, noReplace, time.Now()); err != nil {
+	if _, err := f.store.Rename(src.ID, np.id, newName, noReplace, !src.Pending(), time.Now()); err != nil {
 		return toErrno(err)
 	}
 	if terr == nil {
@@ -248,7 +248,13 @@ func (f *FS) remoteRename(ctx context.Context, src *cache.Node, newParent uint64
 			return fmt.Errorf("delete folder replaced by rename: %w", err)
 		}
 	}
-	if src.Parent == newParent {
+	// Where the entry is in Drime (a rename may still be waiting to be
+	// applied there).
+	from, name := src.RemoteParent, src.RemoteName
+	if from == newParent {
+		if name == newName {
+			return nil
+		}
 		_, err := f.remote.Rename(ctx, src.RemoteID, newName)
 		return err
 	}
@@ -256,7 +262,7 @@ func (f *FS) remoteRename(ctx context.Context, src *cache.Node, newParent uint64
 	if err != nil {
 		return fmt.Errorf("prepare destination folder: %w", err)
 	}
-	if src.Name == newName {
+	if name == newName {
 		return f.remote.Move(ctx, []int64{src.RemoteID}, dest)
 	}
 	// Both change: rename to a temporary name first so that the move can
@@ -266,7 +272,7 @@ func (f *FS) remoteRename(ctx context.Context, src *cache.Node, newParent uint64
 		return err
 	}
 	if err := f.remote.Move(ctx, []int64{src.RemoteID}, dest); err != nil {
-		if _, rerr := f.remote.Rename(ctx, src.RemoteID, src.Name); rerr != nil {
+		if _, rerr := f.remote.Rename(ctx, src.RemoteID, name); rerr != nil {
 			f.log.Error().Err(rerr).Str("name", src.Name).Msg("could not undo temporary rename after a failed move")
 		}
 		return err

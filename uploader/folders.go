@@ -54,7 +54,7 @@ func (u *Uploader) EnsureFolder(ctx context.Context, id uint64) (int64, error) {
 			}
 			continue
 		}
-		if _, err := u.store.FinishDir(id, remoteEntry(e)); err != nil {
+		if _, err := u.store.FinishDir(id, remoteEntry(e), n.Parent, n.Name); err != nil {
 			if errors.Is(err, cache.ErrNotFound) {
 				return 0, errGone
 			}

@@ -86,6 +86,9 @@ func (u *Uploader) run(ctx context.Context, it *item, ab *abandon) error {
 	if j.Failed {
 		return errStale
 	}
+	if j.Place {
+		return u.runPlace(ctx, j)
+	}
 	if j.Dir {
 		return u.runDir(ctx, j)
 	}
@@ -101,7 +104,7 @@ func (u *Uploader) runDir(ctx context.Context, j cache.Job) error {
 		return err
 	}
 	if n.RemoteID != 0 {
-		_, err := u.store.FinishDir(n.ID, cache.RemoteEntry{ID: n.RemoteID, Hash: n.RemoteHash})
+		_, err := u.store.FinishDir(n.ID, cache.RemoteEntry{ID: n.RemoteID, Hash: n.RemoteHash}, n.RemoteParent, n.RemoteName)
 		return err
 	}
 	_, err = u.EnsureFolder(ctx, j.Node)
@@ -145,7 +148,8 @@ func (u *Uploader) runFile(ctx context.Context, it *item, ab *abandon, j cache.J
 		return err
 	}
 	it.prog.add(j.Size - it.prog.doneBytes())
-	done, stale, err := u.store.FinishUpload(n.ID, j.Gen, remoteEntry(e))
+	// n now holds the folder and name the entry was registered under.
+	_, stale, err := u.store.FinishUpload(n.ID, j.Gen, remoteEntry(e), n.Parent, n.Name)
 	u.kickJanitor()
 	if err != nil {
 		return err
@@ -158,34 +162,8 @@ func (u *Uploader) runFile(ctx context.Context, it *item, ab *abandon, j cache.J
 	u.opts.Metrics.Uploaded(j.Size, d)
 	u.log.Info().Str("file", u.path(n.ID)).Int64("size", j.Size).Dur("took", d).
 		Str("rate", rate(j.Size, d)).Msg("uploaded")
-	u.place(ctx, done.ID, e)
 	u.announce()
 	return nil
-}
-
-// place fixes up an entry whose file was moved or renamed while it was
-// being registered: Drime got the old place.
-func (u *Uploader) place(ctx context.Context, id uint64, e *drime.Entry) {
-	cur, err := u.store.Get(id)
-	if err != nil || cur.RemoteID != e.ID {
-		return
-	}
-	parent, err := u.EnsureFolder(ctx, cur.Parent)
-	if err != nil {
-		u.log.Warn().Err(err).Str("file", cur.Name).Msg("could not move an upload to where its file went")
-		return
-	}
-	if parent != e.ParentID {
-		if err := u.remote.Move(ctx, []int64{e.ID}, parent); err != nil {
-			u.log.Warn().Err(err).Str("file", cur.Name).Msg("could not move an upload to where its file went")
-			return
-		}
-	}
-	if cur.Name != e.Name {
-		if _, err := u.remote.Rename(ctx, e.ID, cur.Name); err != nil {
-			u.log.Warn().Err(err).Str("file", cur.Name).Msg("could not rename an upload after its file was renamed")
-		}
-	}
 }
 
 // small uploads a file below the multipart threshold with POST /uploads.

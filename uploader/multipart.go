@@ -248,6 +248,7 @@ func (u *Uploader) register(ctx context.Context, n *cache.Node, j cache.Job, up 
 			return nil, err
 		}
 		if e != nil {
+			*n = cur
 			return e, nil
 		}
 	}
