@@ -17,9 +17,9 @@ type Job struct {
 	Dir  bool   `json:"dir,omitempty"`
 	// Place: the node's content is in Drime, only its entry must be
 	// renamed or moved to where the node is now.
-	Place bool `json:"place,omitempty"`
-	Gen  uint64 `json:"gen"`
-	Size int64  `json:"size"`
+	Place bool   `json:"place,omitempty"`
+	Gen   uint64 `json:"gen"`
+	Size  int64  `json:"size"`
 	// Seq orders jobs; FirstSeq is the Seq of the write that first made the
 	// node pending and is kept while it stays pending, so that a sync
 	// barrier taken earlier still waits for it.
