@@ -202,6 +202,20 @@ func (h *localHandle) truncate(size int64) syscall.Errno {
 	return toErrno(h.file.Truncate(size))
 }
 
+// fstat fills attributes from the open content file of a node that was
+// removed while open (link count 0).
+func (h *localHandle) fstat(out *fuse.Attr) syscall.Errno {
+	st, err := h.file.Stat()
+	if err != nil {
+		return toErrno(err)
+	}
+	c := cache.Node{ID: h.id, Size: st.Size(), Mtime: st.ModTime(), Ctime: st.ModTime()}
+	h.fsys.fillAttr(&c, out)
+	out.Size = uint64(st.Size())
+	out.Nlink = 0
+	return 0
+}
+
 // noteTimes records a utimens on the handle so it is not mistaken for a
 // content change.
 func (h *localHandle) noteTimes(mtime time.Time) {
@@ -225,6 +239,9 @@ func (h *localHandle) commit() (cache.Job, bool, error) {
 		return cache.Job{}, false, nil
 	}
 	j, err := h.fsys.store.Commit(h.id, st.Size(), st.ModTime())
+	if errors.Is(err, cache.ErrNotFound) {
+		return cache.Job{}, false, nil // removed while open: nothing to upload
+	}
 	if err != nil {
 		return cache.Job{}, false, err
 	}

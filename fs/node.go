@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"os"
 	"syscall"
 	"time"
@@ -99,6 +100,11 @@ func (f *FS) fillAttr(c *cache.Node, out *fuse.Attr) {
 func (n *Node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	defer n.fsys.track("getattr", time.Now())
 	c, err := n.fsys.store.Get(n.id)
+	if errors.Is(err, cache.ErrNotFound) {
+		if h, ok := fh.(*localHandle); ok {
+			return h.fstat(&out.Attr) // fstat of a file removed while open
+		}
+	}
 	if err != nil {
 		return toErrno(err)
 	}
