@@ -6,8 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -33,9 +32,16 @@ type emu struct {
 	token string
 	addr  string
 
+	procMode bool
+
 	mu  sync.Mutex
 	srv *emulator.Server
 	hs  *http.Server
+
+	// proc is set for an emulator run as a `drimefs emulator` subprocess
+	// (so it can be killed with -9); srv and hs are then nil.
+	proc   *exec.Cmd
+	procDn chan struct{}
 }
 
 func newToken() string {
@@ -81,10 +87,17 @@ func (e *emu) start(faults string) {
 	go func() { _ = hs.Serve(ln) }()
 }
 
-// stop shuts the emulator down (connections refused until restart).
+// stop shuts the emulator down (connections refused until restart); a
+// subprocess emulator is killed with SIGKILL, like a crash.
 func (e *emu) stop() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.proc != nil {
+		_ = e.proc.Process.Kill()
+		<-e.procDn
+		e.proc = nil
+		return
+	}
 	if e.hs == nil {
 		return
 	}
@@ -94,7 +107,73 @@ func (e *emu) stop() {
 }
 
 // restart starts the emulator again on the same port and data.
-func (e *emu) restart() { e.start("") }
+func (e *emu) restart() {
+	if e.procMode {
+		e.startProc("")
+		return
+	}
+	e.start("")
+}
+
+// startEmuProcess runs the emulator as a `drimefs emulator` subprocess.
+func startEmuProcess(t *testing.T, faults string) *emu {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	e := &emu{t: t, dir: t.TempDir(), token: newToken(), addr: addr, procMode: true}
+	e.startProc(faults)
+	t.Cleanup(e.stop)
+	return e
+}
+
+func (e *emu) startProc(faults string) {
+	e.t.Helper()
+	cmd := exec.Command(binary, "emulator", "--listen", e.addr, "--data", e.dir, "--token", e.token,
+		"--faults", faults, "--seed", "1", "--log-format", "json", "--log-level", "warn")
+	logf, err := os.OpenFile(filepath.Join(e.dir, "..", "emulator.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err == nil {
+		cmd.Stdout, cmd.Stderr = logf, logf
+		defer logf.Close()
+	}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatalf("start emulator: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	e.mu.Lock()
+	e.proc, e.procDn = cmd, done
+	e.mu.Unlock()
+	waitFor(e.t, 15*time.Second, "the emulator to listen", func() bool {
+		c, err := net.Dial("tcp", e.addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+}
+
+// admin sends a request to the emulator's /__emulator/ API.
+func (e *emu) admin(method, path, body string) string {
+	e.t.Helper()
+	req, err := http.NewRequest(method, "http://"+e.addr+"/__emulator/"+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("emulator admin %s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		e.t.Fatalf("emulator admin %s %s: %s: %s", method, path, resp.Status, b)
+	}
+	return string(b)
+}
 
 func (e *emu) server() *emulator.Server {
 	e.mu.Lock()
@@ -106,12 +185,26 @@ func (e *emu) apiURL() string { return "http://" + e.addr + "/api/v1" }
 
 func (e *emu) setFaults(spec string) {
 	e.t.Helper()
+	if e.procMode {
+		e.admin(http.MethodPut, "faults", spec)
+		return
+	}
 	if err := e.server().SetFaults(spec); err != nil {
 		e.t.Fatalf("set faults %q: %v", spec, err)
 	}
 }
 
-func (e *emu) stats() emulator.Stats { return e.server().Stats() }
+func (e *emu) stats() emulator.Stats {
+	e.t.Helper()
+	if e.procMode {
+		var st emulator.Stats
+		if err := json.Unmarshal([]byte(e.admin(http.MethodGet, "stats", "")), &st); err != nil {
+			e.t.Fatal(err)
+		}
+		return st
+	}
+	return e.server().Stats()
+}
 
 // client is a Drime client for seeding and checking the emulator.
 func (e *emu) client() *drime.Client {
@@ -357,6 +450,3 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 	}
 }
 
-var errNotFound = errors.New("not found")
-
-var _ = fmt.Sprintf

@@ -25,7 +25,11 @@ func sh(t *testing.T, dir, script string) string {
 
 // sourceTree makes a tree of a few hundred files of assorted sizes, with a
 // nested layout, odd names and empty files and folders.
-func sourceTree(t *testing.T, files int) string {
+func sourceTree(t *testing.T, files int) string { return sourceTreeMP(t, files, 50) }
+
+// sourceTreeMP is sourceTree with every mpEvery-th file above the
+// multipart threshold.
+func sourceTreeMP(t *testing.T, files, mpEvery int) string {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "src")
 	for i := 0; i < files; i++ {
@@ -34,7 +38,7 @@ func sourceTree(t *testing.T, files int) string {
 			t.Fatal(err)
 		}
 		size := (i * 7919) % 70000
-		if i%50 == 0 {
+		if i%mpEvery == 0 {
 			size = 6<<20 + i // a few multipart files
 		}
 		name := fmt.Sprintf("file %d #%d.dat", i, i%4)
