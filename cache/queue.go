@@ -182,9 +182,6 @@ func (s *Store) FinishUpload(id, gen uint64, remote RemoteEntry, placedParent ui
 				}
 			}
 		}
-		if err := txn.Delete(attemptKey(id)); err != nil {
-			return err
-		}
 		return s.dropMultipart(txn, id, false)
 	})
 	if err == nil && clean {

@@ -36,19 +36,28 @@ type Multipart struct {
 	Parts     map[int]string `json:"-"` // part number → ETag, from p/ keys
 }
 
-// Attempt records that a small upload of a generation was sent, so that after
-// a crash the uploader looks for its result before sending it again.
+// Attempt records that a request creating an entry (POST /uploads, or the
+// registration of a multipart upload) was sent. A request sent just before
+// a crash may create an entry nobody recorded; attempts stay in the store
+// (even after their node is removed) until the uploader has either
+// recorded their result or swept away what they left.
 type Attempt struct {
+	Node   uint64    `json:"node"`
+	Seq    uint64    `json:"seq"`
 	Gen    uint64    `json:"gen"`
 	Name   string    `json:"name"`
 	Size   int64     `json:"size"`
-	Parent int64     `json:"parent"`
+	Parent int64     `json:"parent"` // Drime folder id
 	At     time.Time `json:"at"`
+	// FileName is the storage name (the multipart key's UUID) of a
+	// registration attempt; empty for POST /uploads.
+	FileName string `json:"file_name,omitempty"`
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
-func attemptKey(id uint64) []byte { return u64([]byte("u/"), id) }
+func attemptPrefix(id uint64) []byte   { return append(u64([]byte("u/"), id), '/') }
+func attemptKey(id, seq uint64) []byte { return u64(attemptPrefix(id), seq) }
 
 // queueDelete records that Drime entry rid must be deleted and hides it from
 // listings. Must hold s.mu.
@@ -304,16 +313,41 @@ func (s *Store) dropMultipart(txn *badger.Txn, id uint64, abort bool) error {
 	return nil
 }
 
-// SaveAttempt records that a small upload is about to be sent.
-func (s *Store) SaveAttempt(id uint64, a Attempt) error {
-	return s.update(func(txn *badger.Txn) error { return setJSON(txn, attemptKey(id), &a) })
+// AddAttempt records that a request creating an entry is about to be sent.
+func (s *Store) AddAttempt(a Attempt) (Attempt, error) {
+	err := s.update(func(txn *badger.Txn) error {
+		seq, err := s.nextSeq()
+		if err != nil {
+			return err
+		}
+		a.Seq = seq
+		return setJSON(txn, attemptKey(a.Node, seq), &a)
+	})
+	return a, err
 }
 
-// LastAttempt returns the recorded small-upload attempt of a file.
-func (s *Store) LastAttempt(id uint64) (Attempt, bool) {
-	var a Attempt
-	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, attemptKey(id), &a) })
-	return a, err == nil
+// Attempts returns the recorded attempts of node id (all nodes when id is
+// 0), oldest first.
+func (s *Store) Attempts(id uint64) ([]Attempt, error) {
+	prefix := "u/"
+	if id != 0 {
+		prefix = string(attemptPrefix(id))
+	}
+	var out []Attempt
+	err := s.scan(prefix, func(b []byte) error {
+		var a Attempt
+		if err := json.Unmarshal(b, &a); err != nil {
+			return err
+		}
+		out = append(out, a)
+		return nil
+	})
+	return out, err
+}
+
+// DropAttempt forgets an attempt whose result is accounted for.
+func (s *Store) DropAttempt(a Attempt) error {
+	return s.update(func(txn *badger.Txn) error { return txn.Delete(attemptKey(a.Node, a.Seq)) })
 }
 
 // scan calls fn with every value under a key prefix.

@@ -347,9 +347,6 @@ func (s *Store) drop(txn *badger.Txn, n *Node, doomed []int64) error {
 	if err := txn.Delete(extKey(n.ID)); err != nil {
 		return err
 	}
-	if err := txn.Delete(attemptKey(n.ID)); err != nil {
-		return err
-	}
 	for _, rid := range doomed {
 		if err := s.queueDelete(txn, rid); err != nil {
 			return err

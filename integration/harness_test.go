@@ -259,11 +259,14 @@ func mount(t *testing.T, e *emu, opts ...mountOpt) *mnt {
 
 func (m *mnt) start() {
 	m.t.Helper()
-	logf, err := os.CreateTemp(m.t.TempDir(), "mount-*.log")
+	if m.log == "" {
+		m.log = filepath.Join(m.t.TempDir(), "mount.log")
+	}
+	// One log across remounts, so a failure shows the whole history.
+	logf, err := os.OpenFile(m.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		m.t.Fatal(err)
 	}
-	m.log = logf.Name()
 	args := append([]string{"mount", "--api-url", m.emu.apiURL(), "--cache-dir", m.cache,
 		"--log-format", "json", "--log-level", "debug"}, m.args...)
 	args = append(args, m.dir)
@@ -385,9 +388,15 @@ func (m *mnt) stop() {
 // kill is kill -9 of the mount, and clean-up of the dead mount point.
 func (m *mnt) kill() {
 	m.t.Helper()
+	m.crash()
+	forceUnmount(m.dir)
+}
+
+// crash is kill -9 of the mount, leaving the dead mount in place (calls
+// into it fail with ENOTCONN until forceUnmount).
+func (m *mnt) crash() {
 	_ = m.cmd.Process.Kill()
 	<-m.done
-	forceUnmount(m.dir)
 }
 
 // remount starts drimefs again on the same mount point and cache dir.
@@ -449,4 +458,3 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-

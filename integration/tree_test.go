@@ -92,7 +92,13 @@ func remoteTree(t *testing.T, e *emu) map[string]fileInfo {
 			en := &es[i]
 			p := path.Join(prefix, en.Name)
 			if _, dup := out[p]; dup {
-				t.Errorf("duplicate entry in the emulator: %s", p)
+				var ids []string
+				for _, o := range es {
+					if o.Name == en.Name {
+						ids = append(ids, fmt.Sprintf("%d(%s, %d bytes)", o.ID, o.FileName, o.Size))
+					}
+				}
+				t.Errorf("duplicate entry in the emulator: %s: %v", p, ids)
 			}
 			if en.IsDir() {
 				out[p] = fileInfo{Dir: true}

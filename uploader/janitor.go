@@ -23,6 +23,17 @@ func (u *Uploader) janitor() {
 			if err == nil {
 				err = u.abortPending(u.ctx)
 			}
+			if err == nil {
+				var next time.Duration
+				next, err = u.sweepAttempts(u.ctx)
+				if next > 0 && next < wait {
+					wait = next + 100*time.Millisecond
+				}
+				if err == nil {
+					// The sweep may have queued deletions.
+					err = u.deletePending(u.ctx)
+				}
+			}
 			switch {
 			case err == nil:
 				failures = 0

@@ -167,53 +167,76 @@ func (u *Uploader) runFile(ctx context.Context, it *item, ab *abandon, j cache.J
 }
 
 // small uploads a file below the multipart threshold with POST /uploads.
-// A recorded earlier attempt (before a crash) is looked for first, so a
-// restart does not leave a duplicate.
+// An attempt recorded for this very version (before a crash) is looked for
+// first, so a restart does not leave a duplicate.
 func (u *Uploader) small(ctx context.Context, n *cache.Node, parent int64, f *os.File, j cache.Job) (*drime.Entry, error) {
 	exclude := append([]int64(nil), n.Replaces...)
 	if n.RemoteID != 0 {
 		exclude = append(exclude, n.RemoteID)
 	}
-	prev, hadPrev := u.store.LastAttempt(n.ID)
-	same := hadPrev && prev.Gen == j.Gen && prev.Parent == parent && prev.Name == n.Name && prev.Size == j.Size
-	if same {
-		if e, err := u.findUpload(ctx, parent, n.Name, j.Size, exclude, ""); err != nil {
+	atts, err := u.store.Attempts(n.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range atts {
+		if a.FileName != "" || a.Gen != j.Gen || a.Parent != parent || a.Name != n.Name || a.Size != j.Size {
+			continue
+		}
+		if err := u.settle(ctx, a); err != nil {
 			return nil, err
-		} else if e != nil {
+		}
+		e, err := u.findUpload(ctx, parent, n.Name, j.Size, exclude, "")
+		if err != nil {
+			return nil, err
+		}
+		if e != nil {
 			u.log.Info().Str("file", n.Name).Msg("found the upload sent before the last stop; not sending it again")
 			return e, nil
 		}
+		break
 	}
-	if err := u.store.SaveAttempt(n.ID, cache.Attempt{Gen: j.Gen, Name: n.Name, Size: j.Size, Parent: parent, At: time.Now()}); err != nil {
+	a, err := u.store.AddAttempt(cache.Attempt{Node: n.ID, Gen: j.Gen, Name: n.Name, Size: j.Size, Parent: parent, At: time.Now()})
+	if err != nil {
 		return nil, err
 	}
 	e, err := u.remote.Upload(ctx, drime.UploadRequest{ParentID: parent, Name: n.Name, Body: f, Size: j.Size, Exclude: exclude})
-	if err == nil && hadPrev && !same {
-		u.sweep(ctx, prev, append(exclude, e.ID))
-	}
+	u.settled(a, e, err)
 	return e, err
 }
 
-// sweep deletes what an interrupted earlier attempt (before a crash, of an
-// older version or under an older name) may have left in Drime: entries
-// of that attempt's name and size that no node knows.
-func (u *Uploader) sweep(ctx context.Context, a cache.Attempt, exclude []int64) {
-	for {
-		e, err := u.findUpload(ctx, a.Parent, a.Name, a.Size, exclude, "")
-		if err != nil || e == nil {
-			return
+// settled forgets an attempt whose outcome is known: it succeeded (its
+// entry is about to be recorded, or deleted as stale) or was refused
+// outright. An attempt that ended in doubt stays for sweepAttempts.
+func (u *Uploader) settled(a cache.Attempt, e *drime.Entry, err error) {
+	if err == nil && e != nil || err != nil && !retryable(err) && !errors.Is(err, context.Canceled) {
+		if derr := u.store.DropAttempt(a); derr != nil {
+			u.log.Warn().Err(derr).Msg("forgetting an upload attempt")
 		}
-		u.log.Info().Str("file", a.Name).Int64("entry", e.ID).Msg("removing a copy left in Drime by an interrupted upload")
-		if err := u.store.QueueDelete(e.ID); err != nil {
-			return
-		}
-		exclude = append(exclude, e.ID)
+	}
+}
+
+// settle waits until an interrupted attempt is old enough that Drime has
+// processed it if it ever will, so that looking for its result is
+// conclusive.
+func (u *Uploader) settle(ctx context.Context, a cache.Attempt) error {
+	wait := time.Until(a.At.Add(u.opts.AttemptSettle))
+	if wait <= 0 {
+		return nil
+	}
+	u.log.Debug().Str("file", a.Name).Dur("wait", wait).Msg("waiting for an interrupted request to settle before looking for its result")
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
 // findUpload looks in folder parent for an entry this mount uploaded but
-// did not record: same name and size, not excluded, not known to the tree
-// (or, for multipart uploads, with the given storage name).
+// did not record: not excluded, not known to the tree, of the given size,
+// and with the given storage name (multipart) or else the given name.
 func (u *Uploader) findUpload(ctx context.Context, parent int64, name string, size int64, exclude []int64, fileName string) (*drime.Entry, error) {
 	es, err := u.remote.ListFolder(ctx, parent)
 	if err != nil {
@@ -222,10 +245,10 @@ func (u *Uploader) findUpload(ctx context.Context, parent int64, name string, si
 	var best *drime.Entry
 	for i := range es {
 		e := &es[i]
-		if e.IsDir() || e.Name != name || e.Size != size || contains(exclude, e.ID) {
+		if e.IsDir() || e.Size != size || contains(exclude, e.ID) {
 			continue
 		}
-		if fileName != "" && e.FileName != fileName {
+		if fileName != "" && e.FileName != fileName || fileName == "" && e.Name != name {
 			continue
 		}
 		if _, err := u.store.ByRemote(e.ID); err == nil || u.store.IsDeleted(e.ID) {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/drimefs/drimefs/cache"
 	"github.com/drimefs/drimefs/drime"
@@ -45,6 +46,7 @@ func (u *Uploader) multipart(ctx context.Context, it *item, ab *abandon, n *cach
 	}
 	resumed := found
 	if !found {
+		done = map[int]string{}
 		up, err := u.remote.CreateMultipart(ctx, drime.MultipartCreateRequest{Name: n.Name, Size: j.Size, ParentID: parent})
 		if err != nil {
 			return nil, fmt.Errorf("create multipart upload: %w", err)
@@ -227,6 +229,18 @@ func (u *Uploader) putPart(ctx context.Context, up drime.MultipartUpload, f *os.
 	}
 }
 
+// localFolder maps a Drime folder id to the local folder id (fallback when
+// the folder is not known).
+func (u *Uploader) localFolder(rid int64, fallback uint64) uint64 {
+	if rid == 0 {
+		return cache.RootID
+	}
+	if f, err := u.store.ByRemote(rid); err == nil {
+		return f.ID
+	}
+	return fallback
+}
+
 // register creates the Drime entry for a completed upload in the file's
 // current folder. After a restart it first looks for an entry registered
 // before the crash (its storage name is the key's UUID).
@@ -242,8 +256,33 @@ func (u *Uploader) register(ctx context.Context, n *cache.Node, j cache.Job, up 
 	if err != nil {
 		return nil, err
 	}
+	uuid := path.Base(up.Key)
+	atts, err := u.store.Attempts(n.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range atts {
+		if a.FileName != uuid {
+			continue
+		}
+		// Registered before a crash? Look where it was sent, by storage
+		// name (the file may have been renamed since).
+		if err := u.settle(ctx, a); err != nil {
+			return nil, err
+		}
+		e, err := u.findUpload(ctx, a.Parent, "", j.Size, nil, uuid)
+		if err != nil {
+			return nil, err
+		}
+		if e != nil {
+			*n = cur
+			n.Parent, n.Name = u.localFolder(a.Parent, cur.Parent), e.Name
+			return e, nil
+		}
+		break
+	}
 	if resumed {
-		e, err := u.findUpload(ctx, parent, cur.Name, j.Size, nil, path.Base(up.Key))
+		e, err := u.findUpload(ctx, parent, cur.Name, j.Size, nil, uuid)
 		if err != nil {
 			return nil, err
 		}
@@ -252,7 +291,13 @@ func (u *Uploader) register(ctx context.Context, n *cache.Node, j cache.Job, up 
 			return e, nil
 		}
 	}
+	a, err := u.store.AddAttempt(cache.Attempt{Node: n.ID, Gen: j.Gen, Name: cur.Name, Size: j.Size, Parent: parent,
+		At: time.Now(), FileName: uuid})
+	if err != nil {
+		return nil, err
+	}
 	e, err := u.remote.RegisterEntry(ctx, drime.RegisterRequest{Key: up.Key, Size: j.Size, Name: cur.Name, ParentID: parent})
+	u.settled(a, e, err)
 	if err != nil {
 		return nil, fmt.Errorf("register entry: %w", err)
 	}

@@ -58,7 +58,12 @@ type Options struct {
 	DeleteForever   bool  // skip Drime's trash
 	RetryBase       time.Duration
 	RetryCap        time.Duration
-	Metrics         Metrics // optional
+	// AttemptSettle is how long after an interrupted request that creates
+	// an entry the uploader waits before deciding it did not arrive: a
+	// request sent just before a crash may still be processed by Drime.
+	// Default 10s.
+	AttemptSettle time.Duration
+	Metrics       Metrics // optional
 }
 
 // Metrics receives upload figures; every method must be cheap.
@@ -118,6 +123,9 @@ func New(opts Options) *Uploader {
 	}
 	if opts.RetryCap <= 0 {
 		opts.RetryCap = 15 * time.Second
+	}
+	if opts.AttemptSettle <= 0 {
+		opts.AttemptSettle = 10 * time.Second
 	}
 	if opts.Metrics == nil {
 		opts.Metrics = nopMetrics{}
