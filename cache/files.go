@@ -26,6 +26,8 @@ type Files struct {
 	mu   sync.Mutex
 	ents map[uint64]*fileEnt
 	used int64 // bytes of clean cached data
+
+	space spaceGuard
 }
 
 type fileEnt struct {
@@ -38,7 +40,7 @@ type fileEnt struct {
 }
 
 func openFiles(s *Store, dir string, max int64) (*Files, error) {
-	f := &Files{s: s, dir: dir, max: max, ents: map[uint64]*fileEnt{}}
+	f := &Files{s: s, dir: dir, max: max, ents: map[uint64]*fileEnt{}, space: spaceGuard{dir: dir}}
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte("x/"), PrefetchValues: true})
 		defer it.Close()

@@ -247,6 +247,9 @@ func (ft *fetcher) download(ctx context.Context, s *stream) error {
 		}
 		n, rerr := io.ReadFull(body, buf[:min(int64(len(buf)), ft.entry.Size-pos)])
 		if n > 0 {
+			if err := files.Admit(int64(n)); err != nil {
+				return fmt.Errorf("read cache: %w", err)
+			}
 			if _, err := ft.file.WriteAt(buf[:n], pos); err != nil {
 				return fmt.Errorf("write read cache: %w", err)
 			}

@@ -144,8 +144,10 @@ var (
 )
 
 // PassthroughFd lets the kernel read and write the content file directly.
+// Writers get it only while the cache filesystem is roomy: drimefs must be
+// able to refuse writes before the disk is full (see cache.Files.Admit).
 func (h *localHandle) PassthroughFd() (int, bool) {
-	if !h.fsys.passthrough.Load() {
+	if !h.fsys.passthrough.Load() || h.write && !h.fsys.store.Files.Roomy() {
 		return 0, false
 	}
 	return int(h.file.Fd()), true
@@ -165,15 +167,13 @@ func (h *localHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 	if !h.write {
 		return 0, syscall.EBADF
 	}
+	if err := h.fsys.store.Files.Admit(int64(len(data))); err != nil {
+		return 0, toErrno(err)
+	}
 	h.mu.Lock()
 	h.changed = true
 	h.mu.Unlock()
 	n, err := h.file.WriteAt(data, off)
-	if errors.Is(err, syscall.ENOSPC) && h.fsys.store.Files.Evict(int64(len(data))) > 0 {
-		var m int
-		m, err = h.file.WriteAt(data[n:], off+int64(n))
-		n += m
-	}
 	if err != nil {
 		return uint32(n), toErrno(err)
 	}
@@ -183,6 +183,9 @@ func (h *localHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 func (h *localHandle) Allocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
 	if !h.write {
 		return syscall.EBADF
+	}
+	if err := h.fsys.store.Files.Admit(int64(size)); err != nil {
+		return toErrno(err)
 	}
 	h.mu.Lock()
 	h.changed = true
