@@ -37,13 +37,29 @@ lint:
 	$(GO) vet ./...
 
 bench: deps build
-	$(GO) run ./integration/bench
+	DRIMEFS_BENCH=1 $(GO) test -count=1 -timeout 30m -run TestBench -v ./integration/bench/
 
 soak: deps build
 	DRIMEFS_SOAK=1 $(GO) test -count=1 -timeout 60m ./integration/ -run 'Soak|Fsx|Fault|Crash'
 
+# install: the binary, the mount(8) helper link (so `mount -t fuse.drimefs`
+# and fstab lines work) and the systemd units. DESTDIR is honoured; the
+# helper and units point at $(PREFIX)/bin/drimefs.
+install: SBINDIR ?= /sbin
+install: UNITDIR ?= $(PREFIX)/lib/systemd/system
+install: USERUNITDIR ?= $(PREFIX)/lib/systemd/user
 install: build
 	install -D -m 0755 bin/drimefs $(DESTDIR)$(PREFIX)/bin/drimefs
+	install -d $(DESTDIR)$(SBINDIR)
+	ln -sfn $(PREFIX)/bin/drimefs $(DESTDIR)$(SBINDIR)/mount.fuse.drimefs
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(USERUNITDIR)
+	sed 's#/usr/local/bin/drimefs#$(PREFIX)/bin/drimefs#' contrib/systemd/drimefs@.service \
+		> $(DESTDIR)$(UNITDIR)/drimefs@.service
+	sed 's#/usr/local/bin/drimefs#$(PREFIX)/bin/drimefs#' contrib/systemd/user/drimefs.service \
+		> $(DESTDIR)$(USERUNITDIR)/drimefs.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/drimefs@.service $(DESTDIR)$(USERUNITDIR)/drimefs.service
+	@echo "installed $(PREFIX)/bin/drimefs, $(SBINDIR)/mount.fuse.drimefs and the systemd units;"
+	@echo "run systemctl daemon-reload to pick up the units"
 
 clean:
 	rm -rf bin

@@ -90,7 +90,18 @@ func svcControlPID(dir string) int {
 	return pid
 }
 
-func svcAlive(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil }
+// svcAlive reports whether process pid runs (a zombie does not).
+func svcAlive(pid int) bool {
+	if pid <= 0 || syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}
 
 // svcStopDaemon unmounts a detached mount and waits for its process to
 // finish (SIGKILL after a while): the clean-up of every daemon test.
@@ -296,7 +307,7 @@ func svcHelperCase(t *testing.T, ns *mountNS, e *emu, dir, logFile string, mount
 	name := "via-" + filepath.Base(filepath.Dir(dir)) + ".txt"
 	ns.must(30*time.Second, "sh", "-c", "echo hello > "+filepath.Join(dir, name))
 	ns.must(90*time.Second, binary, "sync", "--timeout", "60s", dir)
-	if state := ns.must(10*time.Second, "getfattr", "--only-values", "-n", "user.drimefs.state", filepath.Join(dir, name)); state != "uploaded" {
+	if state := ns.must(10*time.Second, "getfattr", "--absolute-names", "--only-values", "-n", "user.drimefs.state", filepath.Join(dir, name)); state != "uploaded" {
 		t.Errorf("state after sync: %q", state)
 	}
 	ns.must(30*time.Second, "umount", dir)
@@ -546,29 +557,35 @@ func scrape(t *testing.T, addr string) map[string]float64 {
 }
 
 func TestMetricsMoveDuringUploads(t *testing.T) {
-	e := startEmu(t, "put-part:latency=200ms:1")
+	e := startEmu(t, "put-part:latency=300ms:1")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	m := mount(t, e, withArgs("--part-concurrency", "1", "--metrics-addr", addr))
+	m := mount(t, e, withArgs("--part-concurrency", "1", "--metrics-addr", addr, "--dir-cache-ttl", "1s"))
 	before := scrape(t, addr)
 	if before["drimefs_uploaded_files_total"] != 0 || before[`drimefs_upload_queue_files{state="pending"}`] != 0 {
 		t.Errorf("fresh mount: %v", before)
 	}
-	const size = 16 << 20
+	const size = 30 << 20 // 6 parts of 5 MiB, 300ms each
 	if err := os.WriteFile(m.path("metered.bin"), svcRandom(t, size), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var during map[string]float64
-	waitFor(t, 60*time.Second, "the queue gauge to show the running upload", func() bool {
-		during = scrape(t, addr)
-		return during[`drimefs_upload_queue_files{state="uploading"}`] == 1 && during["drimefs_upload_part_bytes_total"] > 0
+	sawQueued, sawParts := false, false
+	waitFor(t, 60*time.Second, "the upload to finish", func() bool {
+		s := scrape(t, addr)
+		if s[`drimefs_upload_queue_files{state="uploading"}`] == 1 && s["drimefs_upload_queue_bytes"] > 0 {
+			sawQueued = true
+		}
+		if pb := s["drimefs_upload_part_bytes_total"]; pb > 0 && pb < size {
+			sawParts = true
+		}
+		return s["drimefs_uploaded_files_total"] == 1
 	})
-	if during["drimefs_upload_queue_bytes"] <= 0 {
-		t.Errorf("queue bytes during the upload: %v", during["drimefs_upload_queue_bytes"])
+	if !sawQueued || !sawParts {
+		t.Errorf("metrics did not move during the upload: queue gauge seen %v, part bytes midway seen %v", sawQueued, sawParts)
 	}
 	e.setFaults("")
 	m.sync()
@@ -592,7 +609,13 @@ func TestMetricsMoveDuringUploads(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	after := scrape(t, addr)
+	// Queue gauges are read at scrape time (reused for half a second).
+	var after map[string]float64
+	waitFor(t, 10*time.Second, "the queue gauges to drop to zero", func() bool {
+		after = scrape(t, addr)
+		return after[`drimefs_upload_queue_files{state="uploading"}`] == 0 &&
+			after[`drimefs_upload_queue_files{state="pending"}`] == 0
+	})
 	checks := []struct {
 		series string
 		ok     func(v float64) bool
@@ -606,7 +629,7 @@ func TestMetricsMoveDuringUploads(t *testing.T) {
 		{`drimefs_drime_request_duration_seconds_count{op="put-part",status="2xx"}`, func(v float64) bool { return v >= 4 }},
 		{`drimefs_drime_request_duration_seconds_count{op="complete",status="2xx"}`, func(v float64) bool { return v >= 1 }},
 		{`drimefs_drime_request_duration_seconds_count{op="list",status="2xx"}`, func(v float64) bool { return v >= 1 }},
-		{`drimefs_fuse_operation_duration_seconds_count{op="write"}`, func(v float64) bool { return v >= 1 }},
+		{`drimefs_fuse_operation_duration_seconds_count{op="create"}`, func(v float64) bool { return v >= 1 }},
 		{`drimefs_fuse_operation_duration_seconds_count{op="lookup"}`, func(v float64) bool { return v >= 1 }},
 		{`drimefs_read_cache_reads_total{result="miss"}`, func(v float64) bool { return v >= 1 }},
 		{`drimefs_read_cache_reads_total{result="hit"}`, func(v float64) bool { return v >= 1 }},
@@ -637,5 +660,33 @@ func TestMetricsMoveDuringUploads(t *testing.T) {
 		if !strings.Contains(string(b), "/metrics") {
 			t.Errorf("index page: %s", b)
 		}
+	}
+}
+
+func TestServiceNotifiesSystemd(t *testing.T) {
+	e := startEmu(t, "")
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	t.Setenv("NOTIFY_SOCKET", sock) // inherited by the mount, as under Type=notify
+	m := mount(t, e)
+	read := func() string {
+		buf := make([]byte, 512)
+		_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("no sd_notify message: %v", err)
+		}
+		return string(buf[:n])
+	}
+	if msg := read(); !strings.HasPrefix(msg, "READY=1\n") || !strings.Contains(msg, m.dir) {
+		t.Errorf("first message %q, want READY=1 with the mount point", msg)
+	}
+	m.stop()
+	if msg := read(); !strings.HasPrefix(msg, "STOPPING=1\n") {
+		t.Errorf("on SIGTERM: %q, want STOPPING=1", msg)
 	}
 }

@@ -156,6 +156,10 @@ func controlClient(mountpoint string) (*http.Client, error) {
 		if errors.Is(err, syscall.ENODATA) || errors.Is(err, syscall.ENOTSUP) {
 			return nil, fmt.Errorf("%s is not a drimefs mount (or the mount is too old to answer)", mountpoint)
 		}
+		if errors.Is(err, syscall.ENOTCONN) {
+			return nil, fmt.Errorf("%s is a dead mount: drimefs is no longer running. Clean it up with "+
+				"`fusermount3 -u %s` and mount again; queued uploads resume from the cache", mountpoint, mountpoint)
+		}
 		return nil, fmt.Errorf("%s: %w", mountpoint, err)
 	}
 	name := strings.TrimSpace(string(buf[:n]))

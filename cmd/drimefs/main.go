@@ -5,6 +5,7 @@
 //	drimefs status MOUNTPOINT [--json]
 //	drimefs sync MOUNTPOINT [--timeout D] [--retry-failed]
 //	drimefs version
+//	mount.fuse.drimefs SOURCE MOUNTPOINT -o OPTIONS   (mount(8) helper)
 //
 // This package only wires things together: flags, logger, signals, the
 // control socket that status and sync talk to.
@@ -29,7 +30,7 @@ func commands() []command {
 	return []command{
 		{"mount", "[flags] MOUNTPOINT", "mount a Drime drive (foreground; ready when the mount appears)", runMount},
 		{"emulator", "--listen ADDR --data DIR [--token T] [--faults SPEC]", "serve a local Drime-compatible API for tests and demos", runEmulator},
-		{"status", "MOUNTPOINT [--json]", "show what is still uploading, and what failed", runStatus},
+		{"status", "MOUNTPOINT [--json] [--once|--watch]", "show what is still uploading, and what failed (live on a terminal)", runStatus},
 		{"sync", "MOUNTPOINT [--timeout D] [--retry-failed]", "wait until everything written so far is in Drime", runSync},
 		{"version", "", "print the version", runVersion},
 	}
@@ -41,6 +42,9 @@ func usage() {
 		fmt.Fprintf(os.Stderr, "  drimefs %-8s %s\n      %s\n", c.name, c.args, c.summary)
 	}
 	fmt.Fprintf(os.Stderr, "\nRun `drimefs COMMAND --help` for the flags of a command.\n")
+	fmt.Fprintf(os.Stderr, "\nAs a mount(8) helper (installed as /sbin/mount.fuse.drimefs):\n"+
+		"  mount -t fuse.drimefs drime MOUNTPOINT -o token_file=FILE[,OPTION=VALUE...]\n"+
+		"      options are the mount flags with _ for - (cache_dir=, workspace=, ro, allow_other, ...)\n")
 }
 
 // usageError makes main print the command's usage and exit with 2.
@@ -49,6 +53,10 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func main() {
+	if isHelperCall(os.Args[0], os.Args[1:]) {
+		exit("mount", runHelper(os.Args[1:]))
+		return
+	}
 	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
 		usage()
 		if len(os.Args) < 2 {
@@ -57,28 +65,33 @@ func main() {
 		return
 	}
 	for _, c := range commands() {
-		if c.name != os.Args[1] {
-			continue
-		}
-		err := c.run(os.Args[2:])
-		if err == nil {
+		if c.name == os.Args[1] {
+			exit(c.name, c.run(os.Args[2:]))
 			return
 		}
-		var ue usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(os.Stderr, "drimefs %s: %s\nRun `drimefs %s --help` for usage.\n", c.name, ue.msg, c.name)
-			os.Exit(2)
-		}
-		var ee exitError
-		if errors.As(err, &ee) {
-			os.Exit(ee.code)
-		}
-		fmt.Fprintf(os.Stderr, "drimefs %s: %v\n", c.name, err)
-		os.Exit(1)
 	}
 	fmt.Fprintf(os.Stderr, "drimefs: unknown command %q\n\n", os.Args[1])
 	usage()
 	os.Exit(2)
+}
+
+// exit ends the program after command name returned err: 0 on success,
+// 2 on usage errors, 1 (with the message) otherwise.
+func exit(name string, err error) {
+	if err == nil {
+		return
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(os.Stderr, "drimefs %s: %s\nRun `drimefs %s --help` for usage.\n", name, ue.msg, name)
+		os.Exit(2)
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		os.Exit(ee.code)
+	}
+	fmt.Fprintf(os.Stderr, "drimefs %s: %v\n", name, err)
+	os.Exit(1)
 }
 
 // exitError ends the program with a code after the command printed its own
@@ -88,6 +101,9 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func runVersion(args []string) error {
+	if _, err := parse(newFlagSet("version", "", "Print the version of drimefs."), args); err != nil {
+		return err
+	}
 	v := version
 	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" {
 		for _, s := range bi.Settings {

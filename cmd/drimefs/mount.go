@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -21,34 +22,40 @@ import (
 )
 
 type mountFlags struct {
-	apiURL, tokenFile, emulatorDir, cacheDir string
-	workspace                                int64
-	cacheMax, partSize                       int64
-	transfers, partConcurrency               int
-	dirTTL                                   time.Duration
-	fsyncMode                                string
-	deleteForever, readOnly, allowOther      bool
-	uid, gid                                 int
-	umask                                    string
-	logLevel, logFormat, metricsAddr         string
-	passthrough, debugFuse, daemon           bool
+	apiURL, tokenFile, emulatorDir, cacheDir  string
+	workspace                                 int64
+	cacheMax, partSize                        int64
+	transfers, partConcurrency                int
+	dirTTL                                    time.Duration
+	fsyncMode                                 string
+	deleteForever, readOnly, allowOther       bool
+	uid, gid                                  int
+	umask                                     string
+	logLevel, logFormat, logFile, metricsAddr string
+	passthrough, debugFuse, daemon            bool
 }
 
 func mountFlagSet(m *mountFlags) *flag.FlagSet {
 	fs := newFlagSet("mount", "[flags] MOUNTPOINT",
-		"Mount a Drime drive at MOUNTPOINT (an empty folder) in the foreground.\n"+
+		"Mount a Drime drive at MOUNTPOINT (an empty folder) in the foreground (--daemon: in the background).\n"+
 			"The token comes from $DRIME_TOKEN or --token-file, never from a flag value.\n"+
-			"Ctrl-C (or umount) unmounts and waits for queued uploads; a second Ctrl-C exits at once\n"+
-			"and the rest is uploaded at the next mount.")
+			"Ctrl-C, SIGTERM or umount unmount and wait for queued uploads; a second signal exits at once\n"+
+			"and the rest is uploaded at the next mount.\n\n"+
+			"mount(8) and /etc/fstab use the same flags as -o options, - written as _ (installed as\n"+
+			"/sbin/mount.fuse.drimefs by `make install`):\n"+
+			"  mount -t fuse.drimefs -o token_file=/etc/drimefs/token,cache_dir=/var/cache/drimefs,ro drime /mnt/drime\n"+
+			"  drime  /mnt/drime  fuse.drimefs  _netdev,nofail,token_file=/etc/drimefs/token  0 0\n"+
+			"Generic options (defaults, rw, _netdev, noauto, nofail, user, x-systemd.*, ...) are ignored.")
 	apiDefault := drime.DefaultBaseURL
 	if v := os.Getenv("DRIME_API_URL"); v != "" {
 		apiDefault = v
 	}
 	fs.StringVar(&m.apiURL, "api-url", apiDefault, "Drime API root (env DRIME_API_URL)")
-	fs.StringVar(&m.tokenFile, "token-file", "", "read the token from this file (mode 0600) instead of $DRIME_TOKEN")
+	fs.StringVar(&m.tokenFile, "token-file", "", "read the token from `FILE` (mode 0600) instead of $DRIME_TOKEN")
 	fs.StringVar(&m.emulatorDir, "emulator", "", "start an in-process Drime emulator storing in `DIR` and mount it (no token needed)")
 	fs.Int64Var(&m.workspace, "workspace", 0, "Drime workspace id (0 = personal space)")
-	fs.StringVar(&m.cacheDir, "cache-dir", "", "local cache (spool, queue, read cache); default $XDG_CACHE_HOME/drimefs/<account>-<workspace>")
+	fs.StringVar(&m.cacheDir, "cache-dir", "", "local cache `DIR` (spool, queue, read cache); default $XDG_CACHE_HOME/drimefs/<account>-<workspace>\n"+
+		"(~/.cache/...; /var/cache/drimefs/... for root without $HOME)")
 	m.cacheMax = 10 << 30
 	fs.Var(sizeFlag{&m.cacheMax}, "cache-max-size", "bound of the read cache, e.g. 10G (files not yet uploaded are never evicted)")
 	fs.IntVar(&m.transfers, "transfers", 4, "files uploaded at once")
@@ -60,15 +67,17 @@ func mountFlagSet(m *mountFlags) *flag.FlagSet {
 	fs.BoolVar(&m.deleteForever, "delete-forever", false, "delete without going through Drime's trash")
 	fs.BoolVar(&m.readOnly, "read-only", false, "mount read-only")
 	fs.BoolVar(&m.allowOther, "allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf)")
-	fs.IntVar(&m.uid, "uid", os.Getuid(), "owner of all files")
-	fs.IntVar(&m.gid, "gid", os.Getgid(), "group of all files")
+	fs.IntVar(&m.uid, "uid", os.Getuid(), "owner shown for all files (default: your user id)")
+	fs.IntVar(&m.gid, "gid", os.Getgid(), "group shown for all files (default: your group id)")
 	fs.StringVar(&m.umask, "umask", "022", "permission bits to clear (octal)")
 	fs.StringVar(&m.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&m.logFormat, "log-format", "auto", "auto (console on a terminal, JSON otherwise), console or json")
+	fs.StringVar(&m.logFile, "log-file", "", "append logs to `FILE` (created 0600) instead of stderr")
 	fs.StringVar(&m.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at `ADDR` (e.g. 127.0.0.1:9464)")
 	fs.BoolVar(&m.passthrough, "passthrough", true, "let the kernel read and write local copies directly (Linux 6.9+, root)")
 	fs.BoolVar(&m.debugFuse, "debug-fuse", false, "log every FUSE request")
-	fs.BoolVar(&m.daemon, "daemon", false, "detach once the mount is ready")
+	fs.BoolVar(&m.daemon, "daemon", false, "run in the background: return once the mount is ready (exit 0) or failed to start\n"+
+		"(exit non-zero, with the reason); logs go to --log-file, else to the inherited stderr")
 	return fs
 }
 
@@ -81,53 +90,105 @@ func runMount(args []string) error {
 	if len(pos) != 1 {
 		return usageError{"expected one MOUNTPOINT"}
 	}
-	umask, err := strconv.ParseUint(m.umask, 8, 32)
-	if err != nil {
-		return usageError{fmt.Sprintf("invalid --umask %q (octal, e.g. 022)", m.umask)}
-	}
-	fsync := fs.FsyncLocal
-	switch m.fsyncMode {
-	case "local":
-	case "remote":
-		fsync = fs.FsyncRemote
-	default:
-		return usageError{fmt.Sprintf("invalid --fsync %q (local or remote)", m.fsyncMode)}
-	}
-	if m.transfers < 1 || m.partConcurrency < 1 {
-		return usageError{"--transfers and --part-concurrency must be at least 1"}
-	}
-	if m.partSize < uploader.MinPartSize {
-		return usageError{fmt.Sprintf("--part-size must be at least %s", formatSize(uploader.MinPartSize))}
-	}
-	log, err := newLogger(m.logLevel, m.logFormat, os.Stderr)
+	umask, fsync, err := checkMountFlags(&m)
 	if err != nil {
 		return err
 	}
-	if m.daemon && os.Getenv(daemonEnv) == "" {
-		return daemonize(args)
+	if _, err := newLogger(m.logLevel, m.logFormat, io.Discard); err != nil {
+		return err
 	}
-	mp, err := checkMountpoint(pos[0])
+	if m.daemon && !isDaemonChild() {
+		return daemonize(args, m.logFile)
+	}
+	st := newStarter()
+	err = mountMain(&m, pos[0], umask, fsync, st)
+	if st.fail(err) && m.logFile == "" {
+		// The --daemon parent prints it; the stderr we share shows it once.
+		var ue usageError
+		if errors.As(err, &ue) {
+			return exitError{2}
+		}
+		return exitError{1}
+	}
+	return err
+}
+
+// checkMountFlags validates what flag parsing cannot.
+func checkMountFlags(m *mountFlags) (umask uint32, fsync fs.FsyncMode, err error) {
+	u, err := strconv.ParseUint(m.umask, 8, 32)
+	if err != nil {
+		return 0, 0, usageError{fmt.Sprintf("invalid --umask %q (octal, e.g. 022)", m.umask)}
+	}
+	switch m.fsyncMode {
+	case "local":
+		fsync = fs.FsyncLocal
+	case "remote":
+		fsync = fs.FsyncRemote
+	default:
+		return 0, 0, usageError{fmt.Sprintf("invalid --fsync %q (local or remote)", m.fsyncMode)}
+	}
+	if m.transfers < 1 || m.partConcurrency < 1 {
+		return 0, 0, usageError{"--transfers and --part-concurrency must be at least 1"}
+	}
+	if m.partSize < uploader.MinPartSize {
+		return 0, 0, usageError{fmt.Sprintf("--part-size must be at least %s", formatSize(uploader.MinPartSize))}
+	}
+	return uint32(u), fsync, nil
+}
+
+// mountMain connects, mounts and serves until unmounted; st hears when the
+// mount is ready.
+func mountMain(m *mountFlags, mountpoint string, umask uint32, fsync fs.FsyncMode, st *starter) error {
+	if st.pipe != nil {
+		// A daemon must not keep the caller's working directory busy.
+		for _, p := range []*string{&mountpoint, &m.tokenFile, &m.emulatorDir, &m.cacheDir, &m.logFile} {
+			if *p != "" {
+				*p = absPath(*p)
+			}
+		}
+		_ = os.Chdir("/")
+	}
+	var logOut io.Writer = os.Stderr
+	if m.logFile != "" {
+		f, err := openLogFile(m.logFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		logOut = f
+	}
+	log, err := newLogger(m.logLevel, m.logFormat, logOut)
+	if err != nil {
+		return err
+	}
+	// Logs may go to a pipe (a terminal's tee, the journal) that goes away;
+	// losing log lines is better than dying in the middle of uploads.
+	signal.Ignore(syscall.SIGPIPE)
+	// Everything drimefs creates (cache dir, queue database, spool) is
+	// private, whatever the caller's umask.
+	syscall.Umask(0o077)
+	mp, err := checkMountpoint(mountpoint)
 	if err != nil {
 		return err
 	}
 	if err := checkFuse(); err != nil {
 		return err
 	}
-	r, err := connect(&m, log)
+	metrics := newMetrics()
+	r, err := connect(m, log, metrics.observe)
 	if err != nil {
 		return err
 	}
 	defer r.close()
-	return serve(&m, mp, uint32(umask), fsync, r, log)
+	return serve(m, mp, umask, fsync, r, metrics, st, log)
 }
 
 // serve runs the mount until it is unmounted or signalled.
-func serve(m *mountFlags, mp string, umask uint32, fsync fs.FsyncMode, r *remoteSetup, log zerolog.Logger) error {
+func serve(m *mountFlags, mp string, umask uint32, fsync fs.FsyncMode, r *remoteSetup, metrics *metrics, st *starter, log zerolog.Logger) error {
 	cacheDir, err := prepareCacheDir(m, r)
 	if err != nil {
 		return err
 	}
-	metrics := newMetrics()
 	store, err := cache.Open(cache.Options{Dir: cacheDir, MaxCacheBytes: m.cacheMax, Logger: log.With().Str("component", "cache").Logger()})
 	if err != nil {
 		return explainStoreError(cacheDir, err)
@@ -161,7 +222,7 @@ func serve(m *mountFlags, mp string, umask uint32, fsync fs.FsyncMode, r *remote
 		Store: store, Remote: r.client, Queue: upl, Logger: log.With().Str("component", "fs").Logger(),
 		UID: uint32(m.uid), GID: uint32(m.gid), Umask: umask, ReadOnly: m.readOnly,
 		DirCacheTTL: m.dirTTL, Fsync: fsync, Passthrough: m.passthrough, ControlSocket: control,
-		Op: metrics.fuseOp,
+		Op: metrics.fuseOp, CacheRead: metrics.cacheRead,
 	})
 	defer fsys.Close()
 	srv, err := fsys.Mount(mp, m.allowOther, m.debugFuse)
@@ -174,8 +235,8 @@ func serve(m *mountFlags, mp string, umask uint32, fsync fs.FsyncMode, r *remote
 		Str("read_cache", humanBytes(used)+" of "+humanBytes(max)).Int("transfers", m.transfers).
 		Int("part_concurrency", m.partConcurrency).Str("part_size", formatSize(m.partSize)).
 		Bool("passthrough", fsys.PassthroughActive()).Bool("read_only", m.readOnly).
-		Msg("mounted")
-	notifyReady()
+		Str("metrics", m.metricsAddr).Str("fsync", m.fsyncMode).Msg("mounted")
+	st.ready(mp)
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -185,9 +246,11 @@ func serve(m *mountFlags, mp string, umask uint32, fsync fs.FsyncMode, r *remote
 	select {
 	case s := <-sigs:
 		log.Info().Str("signal", s.String()).Msg("unmounting")
+		notifyStopping("unmounting; finishing queued uploads")
 		unmount(srv, mp, log)
 	case <-served:
 		log.Info().Msg("unmounted")
+		notifyStopping("unmounted; finishing queued uploads")
 	}
 	drainCtx, stopDrain := context.WithCancel(context.Background())
 	go func() {

@@ -96,8 +96,9 @@ func checkFuse() error {
 }
 
 // connect builds the Drime client (starting an emulator with --emulator)
-// and checks the token before anything else happens.
-func connect(m *mountFlags, log zerolog.Logger) (*remoteSetup, error) {
+// and checks the token before anything else happens. observe, when not
+// nil, hears about every HTTP exchange of the client (for metrics).
+func connect(m *mountFlags, log zerolog.Logger, observe func(op string, status int, d time.Duration)) (*remoteSetup, error) {
 	r := &remoteSetup{apiURL: m.apiURL, close: func() {}}
 	var token string
 	if m.emulatorDir != "" {
@@ -143,8 +144,9 @@ func connect(m *mountFlags, log zerolog.Logger) (*remoteSetup, error) {
 		r.key = fmt.Sprintf("%s-%d", u.Host, user.ID)
 	}
 	r.client, err = drime.New(drime.Config{BaseURL: r.apiURL, Token: token, Workspace: m.workspace,
-		Logger: log.With().Str("component", "drime").Logger(),
-		Retry:  drime.RetryPolicy{MaxAttempts: 5, Base: 200 * time.Millisecond, Cap: 5 * time.Second}})
+		Logger:  log.With().Str("component", "drime").Logger(),
+		Retry:   drime.RetryPolicy{MaxAttempts: 5, Base: 200 * time.Millisecond, Cap: 5 * time.Second},
+		Observe: observe})
 	if err != nil {
 		r.close()
 		return nil, err
@@ -244,10 +246,14 @@ func prepareCacheDir(m *mountFlags, r *remoteSetup) (string, error) {
 		base := os.Getenv("XDG_CACHE_HOME")
 		if base == "" {
 			home, err := os.UserHomeDir()
-			if err != nil {
-				return "", fmt.Errorf("no cache dir: set --cache-dir")
+			switch {
+			case err == nil:
+				base = filepath.Join(home, ".cache")
+			case os.Geteuid() == 0:
+				base = "/var/cache" // root at boot (fstab) may have no $HOME
+			default:
+				return "", fmt.Errorf("no cache dir: $HOME is not set; pass --cache-dir DIR (cache_dir=DIR in fstab)")
 			}
-			base = filepath.Join(home, ".cache")
 		}
 		dir = filepath.Join(base, "drimefs", fmt.Sprintf("%s-%d", r.key, m.workspace))
 	}

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -17,10 +19,15 @@ import (
 )
 
 func runStatus(args []string) error {
-	fs := newFlagSet("status", "MOUNTPOINT [--json] [--watch]",
-		"Show the upload queue of a mount: pending, uploading (bytes, %, rate) and failed files with reasons.")
-	asJSON := fs.Bool("json", false, "print JSON for scripts")
-	watch := fs.Bool("watch", false, "refresh every second until interrupted (default on a terminal: once)")
+	fs := newFlagSet("status", "MOUNTPOINT [--json] [--once|--watch] [--interval D]",
+		"Show the upload queue of a mount: totals, throughput and time left, a progress bar per\n"+
+			"uploading file, pending files, and failed files with their reasons.\n"+
+			"On a terminal the view updates live until Ctrl-C; otherwise it is printed once.\n"+
+			"Per file: getfattr -n user.drimefs.state FILE (uploaded, pending, uploading 37%, failed: reason).")
+	asJSON := fs.Bool("json", false, "print the queue once as JSON, for scripts")
+	once := fs.Bool("once", false, "print once, even on a terminal")
+	watch := fs.Bool("watch", false, "keep refreshing, even when not on a terminal")
+	interval := fs.Duration("interval", time.Second, "refresh interval of the live view")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -28,36 +35,86 @@ func runStatus(args []string) error {
 	if len(pos) != 1 {
 		return usageError{"expected one MOUNTPOINT"}
 	}
+	if *interval < 100*time.Millisecond {
+		return usageError{"--interval must be at least 100ms"}
+	}
 	hc, err := controlClient(pos[0])
 	if err != nil {
 		return err
 	}
-	for {
-		st, err := fetchStatus(hc)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *asJSON {
+		st, err := fetchStatus(ctx, hc)
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(st)
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	tty := term.IsTerminal(int(os.Stdout.Fd()))
+	v := &statusView{mountpoint: absPath(pos[0]), width: 80, tty: tty, utf8: tty && utf8Locale()}
+	live := (tty || *watch) && !*once
+	if !live {
+		st, err := fetchStatus(ctx, hc)
+		if err != nil {
+			return err
 		}
-		if *watch && term.IsTerminal(int(os.Stdout.Fd())) {
-			fmt.Print("\033[H\033[2J")
+		v.width = 1 << 20 // no terminal: never cut paths
+		v.render(os.Stdout, st, time.Now())
+		return nil
+	}
+	return liveStatus(ctx, hc, v, *interval)
+}
+
+// liveStatus redraws the view every interval until ctx ends (Ctrl-C).
+func liveStatus(ctx context.Context, hc *http.Client, v *statusView, interval time.Duration) error {
+	if v.tty {
+		fmt.Print("\033[?25l\033[H\033[2J") // hide the cursor, clear once
+		defer fmt.Print("\033[?25h")
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		st, err := fetchStatus(ctx, hc)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
 		}
-		printStatus(os.Stdout, st, term.IsTerminal(int(os.Stdout.Fd())))
-		if !*watch {
+		var b strings.Builder
+		if v.tty {
+			if w, h, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
+				v.width, v.height = w, h
+			}
+			b.WriteString("\033[H")
+		}
+		v.render(&b, st, time.Now())
+		if v.tty {
+			b.WriteString("\033[J") // clear below the frame
+		} else {
+			b.WriteString("\n")
+		}
+		os.Stdout.WriteString(b.String())
+		select {
+		case <-ctx.Done():
 			return nil
+		case <-tick.C:
 		}
-		time.Sleep(time.Second)
 	}
 }
 
-func fetchStatus(hc *http.Client) (uploader.Status, error) {
+func fetchStatus(ctx context.Context, hc *http.Client) (uploader.Status, error) {
 	var st uploader.Status
-	resp, err := hc.Get("http://drimefs/status")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://drimefs/status", nil)
 	if err != nil {
-		return st, fmt.Errorf("ask the mount: %w", err)
+		return st, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return st, fmt.Errorf("ask the mount: %w (is it still mounted? see `drimefs status --help`)", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -65,49 +122,6 @@ func fetchStatus(hc *http.Client) (uploader.Status, error) {
 		return st, fmt.Errorf("mount answered %s: %s", resp.Status, strings.TrimSpace(string(b)))
 	}
 	return st, json.NewDecoder(resp.Body).Decode(&st)
-}
-
-func printStatus(w io.Writer, st uploader.Status, tty bool) {
-	if st.Paused != "" {
-		fmt.Fprintf(w, "UPLOADS PAUSED: %s\n", st.Paused)
-	}
-	fmt.Fprintf(w, "uploading %d, pending %d (%s to go), failed %d, deletions pending %d; uploaded this mount: %d files, %s\n",
-		len(st.Uploading), len(st.Pending), humanBytes(st.PendingBytes), len(st.Failed), st.Deletions,
-		st.UploadedFiles, humanBytes(st.UploadedBytes))
-	for _, f := range st.Uploading {
-		pct := int64(100)
-		if f.Size > 0 {
-			pct = f.Done * 100 / f.Size
-		}
-		bar := ""
-		if tty {
-			bar = progressBar(pct, 20) + " "
-		}
-		fmt.Fprintf(w, "  uploading %s%3d%%  %s / %s  %s/s  %s\n", bar, pct, humanBytes(f.Done), humanBytes(f.Size),
-			humanBytes(int64(f.Rate)), f.Path)
-	}
-	const maxPending = 20
-	for i, f := range st.Pending {
-		if i == maxPending {
-			fmt.Fprintf(w, "  … and %d more pending\n", len(st.Pending)-maxPending)
-			break
-		}
-		fmt.Fprintf(w, "  pending   %10s  %s\n", humanBytes(f.Size), f.Path)
-	}
-	for _, f := range st.Failed {
-		fmt.Fprintf(w, "  FAILED    %10s  %s: %s\n", humanBytes(f.Size), f.Path, f.Reason)
-	}
-	for _, d := range st.FailedDeletions {
-		fmt.Fprintf(w, "  FAILED    deletion %s\n", d)
-	}
-	if len(st.Failed) > 0 {
-		fmt.Fprintf(w, "Failed files stay in the local cache; retry with `drimefs sync --retry-failed MOUNTPOINT`.\n")
-	}
-}
-
-func progressBar(pct int64, width int) string {
-	n := int(pct) * width / 100
-	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
 }
 
 func runSync(args []string) error {
