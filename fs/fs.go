@@ -80,6 +80,7 @@ type Options struct {
 	Fsync         FsyncMode
 	Passthrough   bool   // use FUSE passthrough when the kernel allows
 	ControlSocket string // shown as user.drimefs.control on the root
+	FsName        string // source shown in /proc/mounts; default "drimefs"
 	// Op, when set, is called after every FUSE operation (for metrics).
 	Op func(op string, d time.Duration)
 	// CacheRead, when set, is called for every read of a file from Drime:
@@ -136,7 +137,7 @@ func (f *FS) MountOptions(allowOther, debug bool) *gofs.Options {
 		UID:             f.opts.UID,
 		GID:             f.opts.GID,
 		MountOptions: fuse.MountOptions{
-			FsName:        "drimefs",
+			FsName:        f.fsName(),
 			Name:          "drimefs",
 			AllowOther:    allowOther,
 			DirectMount:   os.Geteuid() == 0,
@@ -147,6 +148,13 @@ func (f *FS) MountOptions(allowOther, debug bool) *gofs.Options {
 			DisableXAttrs: false,
 		},
 	}
+}
+
+func (f *FS) fsName() string {
+	if f.opts.FsName != "" {
+		return f.opts.FsName
+	}
+	return "drimefs"
 }
 
 // Mount mounts the file system at dir and serves it until unmounted.

@@ -30,7 +30,19 @@ var (
 	_ = (gofs.NodeRemovexattrer)((*Node)(nil))
 	_ = (gofs.NodeOnAdder)((*Node)(nil))
 	_ = (gofs.NodeOnForgetter)((*Node)(nil))
+	_ = (gofs.NodeFsyncer)((*Node)(nil))
 )
+
+// Fsync of a file goes to its handle; fsync of a folder (which backup
+// tools like borg do after creating files) makes the tree and the queue
+// durable.
+func (n *Node) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) syscall.Errno {
+	if h, ok := fh.(gofs.FileFsyncer); ok {
+		return h.Fsync(ctx, flags)
+	}
+	defer n.fsys.track("fsync", time.Now())
+	return toErrno(n.fsys.store.Sync())
+}
 
 // OnAdd registers the node as known to the kernel (for notifications).
 func (n *Node) OnAdd(ctx context.Context) { n.fsys.inodes.Store(n.id, n) }

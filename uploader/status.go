@@ -59,8 +59,14 @@ type Status struct {
 	UploadedBytes   int64        `json:"uploaded_bytes"`
 }
 
-// Status reports the queue.
-func (u *Uploader) Status() (Status, error) {
+// Status reports the queue, with each file's path.
+func (u *Uploader) Status() (Status, error) { return u.status(true) }
+
+// Counts reports the queue like Status but without resolving paths: cheap
+// enough for every metrics scrape.
+func (u *Uploader) Counts() (Status, error) { return u.status(false) }
+
+func (u *Uploader) status(paths bool) (Status, error) {
 	var st Status
 	jobs, err := u.store.Jobs()
 	if err != nil {
@@ -76,7 +82,10 @@ func (u *Uploader) Status() (Status, error) {
 	}
 	u.mu.Unlock()
 	for _, j := range jobs {
-		fs := FileStatus{Path: u.path(j.Node), Size: j.Size, Queued: j.Queued, Folder: j.Dir}
+		fs := FileStatus{Size: j.Size, Queued: j.Queued, Folder: j.Dir}
+		if paths {
+			fs.Path = u.path(j.Node)
+		}
 		switch p := running[j.Node]; {
 		case j.Failed:
 			fs.Reason = j.Reason

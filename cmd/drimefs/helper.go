@@ -227,6 +227,9 @@ func (r helperRequest) mountArgs() (args, warnings []string, err error) {
 	if readOnly {
 		set["read-only"] = "true"
 	}
+	if _, given := set["fsname"]; !given && r.source != "" {
+		set["fsname"] = r.source
+	}
 	flags := make([]string, 0, len(set))
 	for f := range set {
 		flags = append(flags, f)

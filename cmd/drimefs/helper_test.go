@@ -60,8 +60,10 @@ func TestHelperMapsMountOptions(t *testing.T) {
 			if len(warnings) > 0 {
 				t.Errorf("warnings: %q", warnings)
 			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("args for %q:\n got %q\nwant %q", tt.args, got, tt.want)
+			// The source always becomes the name shown in /proc/mounts.
+			want := withFsName(tt.want, "--fsname="+tt.args[0])
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("args for %q:\n got %q\nwant %q", tt.args, got, want)
 			}
 			// The mapped flags must all parse as `drimefs mount` flags.
 			var m mountFlags
@@ -115,6 +117,20 @@ func TestHelperRefusesBadOptions(t *testing.T) {
 	}
 }
 
+// withFsName inserts an --fsname flag among the sorted flags of want.
+func withFsName(want []string, flag string) []string {
+	out := make([]string, 0, len(want)+1)
+	done := false
+	for _, a := range want {
+		if !done && (a == "--daemon" || a > flag) {
+			out = append(out, flag)
+			done = true
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
 func TestHelperSloppyWarnsInstead(t *testing.T) {
 	r, err := parseHelperArgs([]string{"d", "/m", "-s", "-o", "colour=blue,emulator=/e"})
 	if err != nil {
@@ -124,7 +140,7 @@ func TestHelperSloppyWarnsInstead(t *testing.T) {
 	if err != nil || len(warnings) != 1 || !strings.Contains(warnings[0], "colour") {
 		t.Fatalf("sloppy: %q %q %v", args, warnings, err)
 	}
-	if !reflect.DeepEqual(args, []string{"--emulator=/e", "--daemon", "/m"}) {
+	if !reflect.DeepEqual(args, []string{"--emulator=/e", "--fsname=d", "--daemon", "/m"}) {
 		t.Errorf("args %q", args)
 	}
 }

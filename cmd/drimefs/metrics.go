@@ -141,7 +141,7 @@ func (m *metrics) watchStore(s *cache.Store) {
 // watchUploader publishes the queue depth, read from the uploader's status
 // when scraped.
 func (m *metrics) watchUploader(u *uploader.Uploader) {
-	m.reg.MustRegister(&queueCollector{status: u.Status})
+	m.reg.MustRegister(&queueCollector{status: u.Counts})
 }
 
 // serve listens on addr at once (so a bad address is a start-up error)
@@ -170,7 +170,7 @@ func (m *metrics) serve(ctx context.Context, addr string, log zerolog.Logger) er
 	return nil
 }
 
-// queueCollector reports the upload queue at scrape time. uploader.Status
+// queueCollector reports the upload queue at scrape time. uploader.Counts
 // walks the whole queue, so a result is reused for half a second: several
 // scrapers (or a quick re-scrape) cost one walk.
 type queueCollector struct {

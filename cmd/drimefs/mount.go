@@ -32,6 +32,7 @@ type mountFlags struct {
 	uid, gid                                  int
 	umask                                     string
 	logLevel, logFormat, logFile, metricsAddr string
+	fsName                                    string
 	passthrough, debugFuse, daemon            bool
 }
 
@@ -76,6 +77,7 @@ func mountFlagSet(m *mountFlags) *flag.FlagSet {
 	fs.StringVar(&m.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at `ADDR` (e.g. 127.0.0.1:9464)")
 	fs.BoolVar(&m.passthrough, "passthrough", true, "let the kernel read and write local copies directly (Linux 6.9+, root)")
 	fs.BoolVar(&m.debugFuse, "debug-fuse", false, "log every FUSE request")
+	fs.StringVar(&m.fsName, "fsname", "drimefs", "source name shown for the mount in /proc/mounts and df (mount(8) sets it from fstab's first field)")
 	fs.BoolVar(&m.daemon, "daemon", false, "run in the background: return once the mount is ready (exit 0) or failed to start\n"+
 		"(exit non-zero, with the reason); logs go to --log-file, else to the inherited stderr")
 	return fs
@@ -221,7 +223,7 @@ func serve(m *mountFlags, mp string, umask uint32, fsync fs.FsyncMode, r *remote
 	fsys := fs.New(fs.Options{
 		Store: store, Remote: r.client, Queue: upl, Logger: log.With().Str("component", "fs").Logger(),
 		UID: uint32(m.uid), GID: uint32(m.gid), Umask: umask, ReadOnly: m.readOnly,
-		DirCacheTTL: m.dirTTL, Fsync: fsync, Passthrough: m.passthrough, ControlSocket: control,
+		DirCacheTTL: m.dirTTL, Fsync: fsync, Passthrough: m.passthrough, ControlSocket: control, FsName: m.fsName,
 		Op: metrics.fuseOp, CacheRead: metrics.cacheRead,
 	})
 	defer fsys.Close()
