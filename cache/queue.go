@@ -314,6 +314,14 @@ func (s *Store) Writers(id uint64) int {
 	return s.writers[id]
 }
 
+// ResetWriters forgets all open write handles (after unmount, when the
+// kernel can no longer release them).
+func (s *Store) ResetWriters() {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.writers = map[uint64]int{}
+}
+
 // AddWriter counts an open write handle (delta +1) or its release (-1).
 func (s *Store) AddWriter(id uint64, delta int) {
 	s.wmu.Lock()

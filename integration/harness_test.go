@@ -432,7 +432,9 @@ func (m *mnt) cleanup() {
 	}
 	forceUnmount(m.dir)
 	if m.t.Failed() {
-		m.t.Logf("mount log tail (%s):\n%s", m.dir, m.logTail(60))
+		keep := filepath.Join(os.TempDir(), "drimefs-"+strings.NewReplacer("/", "_", " ", "_").Replace(m.t.Name())+".log")
+		_ = os.WriteFile(keep, []byte(m.logText()), 0o644)
+		m.t.Logf("mount log tail (%s; whole log kept in %s):\n%s", m.dir, keep, m.logTail(60))
 	}
 }
 

@@ -263,6 +263,11 @@ func serve(m *mountFlags, mp string, umask uint32, fsync fs.FsyncMode, r *remote
 		case <-drainCtx.Done():
 		}
 	}()
+	// Unmounted: no handle is open any more, even if the kernel dropped
+	// some release requests on the way out; files waiting for their
+	// writers to close may go now.
+	store.ResetWriters()
+	upl.Touch(0)
 	err = upl.Drain(drainCtx)
 	stopDrain()
 	if err != nil && !errors.Is(err, context.Canceled) {
