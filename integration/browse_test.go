@@ -296,3 +296,62 @@ func TestBadNamesGetClearErrno(t *testing.T) {
 
 var _ = filepath.Join
 var _ = time.Second
+
+// TestElevenThousandFiles is the acceptance check: 11,000 files
+// in nested folders (2,000 in one folder, unicode names), put there
+// through the API; ls -lR, find, du -b and the content of every file
+// agree; a second mount lists everything from its cache, even while
+// Drime's listings fail.
+func TestElevenThousandFiles(t *testing.T) {
+	e := startEmu(t, "")
+	s := newSeeder(t, e)
+	start := time.Now()
+	s.many(11000, 16, func(i int) (string, []byte) {
+		var p string
+		switch {
+		case i < 2000:
+			p = fmt.Sprintf("flat/f%04d.txt", i)
+		case i%5 == 0:
+			p = fmt.Sprintf("tree/ünï %d/çødé-%d/名前-%d.txt", i%7, i%13, i)
+		default:
+			p = fmt.Sprintf("tree/d%d/s%d/file-%d.dat", i%11, i%17, i)
+		}
+		return p, []byte(fmt.Sprintf("content of %d %s", i, strings.Repeat("x", i%300)))
+	})
+	t.Logf("seeded 11,000 files through the API in %v", time.Since(start).Round(time.Millisecond))
+	cache := filepath.Join(t.TempDir(), "cache")
+	m := mount(t, e, withCache(cache))
+	start = time.Now()
+	if out, err := exec.Command("ls", "-lR", m.dir).CombinedOutput(); err != nil {
+		t.Fatalf("ls -lR: %v\n%.2000s", err, out)
+	}
+	t.Logf("cold ls -lR took %v", time.Since(start).Round(time.Millisecond))
+	out, err := exec.Command("find", m.dir, "-type", "f").Output()
+	if err != nil || strings.Count(string(out), "\n") != 11000 {
+		t.Fatalf("find: %d files, %v", strings.Count(string(out), "\n"), err)
+	}
+	var total int64
+	for _, f := range s.want {
+		total += f.Size
+	}
+	du, err := exec.Command("du", "-sb", m.dir).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := strconv.ParseInt(strings.Fields(string(du))[0], 10, 64); n < total {
+		t.Fatalf("du -b %d < %d bytes of files", n, total)
+	}
+	sameTree(t, "every file by hash", s.want, localTree(t, m.dir))
+	m.stop()
+	e.setFaults("list:500:1")
+	m.remount()
+	start = time.Now()
+	if out, err := exec.Command("ls", "-lR", m.dir).CombinedOutput(); err != nil {
+		t.Fatalf("ls -lR from the cache: %v\n%.2000s", err, out)
+	}
+	t.Logf("warm ls -lR (listings failing) took %v", time.Since(start).Round(time.Millisecond))
+	out, err = exec.Command("find", m.dir, "-type", "f").Output()
+	if err != nil || strings.Count(string(out), "\n") != 11000 {
+		t.Fatalf("find from the cache: %d files, %v", strings.Count(string(out), "\n"), err)
+	}
+}
