@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -269,6 +270,10 @@ func (m *mnt) start() {
 	}
 	args := append([]string{"mount", "--api-url", m.emu.apiURL(), "--cache-dir", m.cache,
 		"--log-format", "json", "--log-level", "debug"}, m.args...)
+	if dir := os.Getenv("DRIMEFS_PROFILE_DIR"); dir != "" {
+		name := strings.NewReplacer("/", "_", " ", "_").Replace(m.t.Name())
+		args = append(args, "--cpuprofile", filepath.Join(dir, fmt.Sprintf("%s-%d.prof", name, time.Now().UnixNano())))
+	}
 	args = append(args, m.dir)
 	m.cmd = exec.Command(binary, args...)
 	m.cmd.Env = append(os.Environ(), "DRIME_TOKEN="+m.emu.token)

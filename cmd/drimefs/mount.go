@@ -33,6 +33,7 @@ type mountFlags struct {
 	umask                                     string
 	logLevel, logFormat, logFile, metricsAddr string
 	fsName                                    string
+	cpuProfile                                string
 	passthrough, debugFuse, daemon            bool
 }
 
@@ -77,6 +78,7 @@ func mountFlagSet(m *mountFlags) *flag.FlagSet {
 	fs.StringVar(&m.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at `ADDR` (e.g. 127.0.0.1:9464)")
 	fs.BoolVar(&m.passthrough, "passthrough", true, "let the kernel read and write local copies directly (Linux 6.9+, root)")
 	fs.BoolVar(&m.debugFuse, "debug-fuse", false, "log every FUSE request")
+	fs.StringVar(&m.cpuProfile, "cpuprofile", "", "write a CPU profile of the mount to `FILE` (for performance work)")
 	fs.StringVar(&m.fsName, "fsname", "drimefs", "source name shown for the mount in /proc/mounts and df (mount(8) sets it from fstab's first field)")
 	fs.BoolVar(&m.daemon, "daemon", false, "run in the background: return once the mount is ready (exit 0) or failed to start\n"+
 		"(exit non-zero, with the reason); logs go to --log-file, else to the inherited stderr")
@@ -169,6 +171,13 @@ func mountMain(m *mountFlags, mountpoint string, umask uint32, fsync fs.FsyncMod
 	// Everything drimefs creates (cache dir, queue database, spool) is
 	// private, whatever the caller's umask.
 	syscall.Umask(0o077)
+	if m.cpuProfile != "" {
+		stop, err := startCPUProfile(m.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	mp, err := checkMountpoint(mountpoint)
 	if err != nil {
 		return err
