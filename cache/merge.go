@@ -47,14 +47,15 @@ func (s *Store) Merge(parent uint64, listing []RemoteEntry, now time.Time) (Merg
 	s.mu.Lock()
 	var res MergeResult
 	ct := &chunkTxn{db: s.db}
-	s.toFire = nil
+	s.toFire, s.touched = nil, nil
 	err := s.merge(ct, parent, listing, now, &res)
 	if err == nil {
 		err = ct.commit()
 	}
 	ct.discard()
 	fire := s.toFire
-	s.toFire = nil
+	s.nodes.invalidate(s.touched)
+	s.toFire, s.touched = nil, nil
 	s.mu.Unlock()
 	if err != nil {
 		return res, err
@@ -156,7 +157,7 @@ func (s *Store) merge(ct *chunkTxn, parent uint64, listing []RemoteEntry, now ti
 		return err
 	}
 	p.Listed = now
-	return putNode(txn, &p)
+	return s.putNode(txn, &p)
 }
 
 // newest returns the highest-id unused entry of the wanted kind.
@@ -198,7 +199,7 @@ func (s *Store) refresh(ct *chunkTxn, n *Node, e *RemoteEntry, recent bool, res 
 			}
 			n.Name = e.Name
 			n.placed(n.Parent, e.Name)
-			return link(txn, n)
+			return s.link(txn, n)
 		}
 	}
 	if !changed {
@@ -208,7 +209,7 @@ func (s *Store) refresh(ct *chunkTxn, n *Node, e *RemoteEntry, recent bool, res 
 	if err != nil {
 		return err
 	}
-	return putNode(txn, n)
+	return s.putNode(txn, n)
 }
 
 // remap points a clean node at a newer entry of the same name: its content
@@ -231,7 +232,7 @@ func (s *Store) remap(ct *chunkTxn, n *Node, e *RemoteEntry, res *MergeResult) e
 		}
 	}
 	res.Names = append(res.Names, n.Name)
-	return putNode(txn, n)
+	return s.putNode(txn, n)
 }
 
 // adopt adds a node for an entry seen for the first time in this folder, or
@@ -258,7 +259,7 @@ func (s *Store) adopt(ct *chunkTxn, parent uint64, e *RemoteEntry, now time.Time
 		n.Parent, n.Name = parent, e.Name
 		n.placed(parent, e.Name)
 		res.Names = append(res.Names, e.Name)
-		return link(txn, &n)
+		return s.link(txn, &n)
 	}
 	id, err := s.nextID()
 	if err != nil {
@@ -274,7 +275,7 @@ func (s *Store) adopt(ct *chunkTxn, parent uint64, e *RemoteEntry, now time.Time
 		n.Mtime, n.Ctime = now, now
 	}
 	res.Names = append(res.Names, e.Name)
-	return link(txn, &n)
+	return s.link(txn, &n)
 }
 
 // vanish handles a clean node whose entry is gone from Drime: it is removed,
@@ -328,7 +329,7 @@ func (s *Store) vanishTree(ct *chunkTxn, n *Node, now time.Time, res *MergeResul
 			return false, err
 		}
 	}
-	return true, putNode(txn, n)
+	return true, s.putNode(txn, n)
 }
 
 // chunkTxn spreads a large change over several badger transactions (one

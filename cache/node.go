@@ -68,7 +68,10 @@ func (n *Node) placed(parent uint64, name string) { n.RemoteParent, n.RemoteName
 
 func getNode(txn *badger.Txn, id uint64) (Node, error) {
 	var n Node
-	err := getJSON(txn, nodeKey(id), &n)
+	item, err := txn.Get(nodeKey(id))
+	if err == nil {
+		err = item.Value(func(b []byte) error { return decodeNode(b, &n) })
+	}
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return n, fmt.Errorf("node %d: %w", id, ErrNotFound)
 	}
@@ -78,10 +81,13 @@ func getNode(txn *badger.Txn, id uint64) (Node, error) {
 	return n, nil
 }
 
-func putNode(txn *badger.Txn, n *Node) error {
-	if err := setJSON(txn, nodeKey(n.ID), n); err != nil {
+// putNode writes a node. Must hold s.mu (inside update or Merge): the
+// node cache forgets it once the transaction commits.
+func (s *Store) putNode(txn *badger.Txn, n *Node) error {
+	if err := txn.Set(nodeKey(n.ID), encodeNode(n)); err != nil {
 		return fmt.Errorf("cache: write node %d: %w", n.ID, err)
 	}
+	s.touched = append(s.touched, n.ID)
 	return nil
 }
 
@@ -110,8 +116,8 @@ func be64(b []byte) uint64 {
 }
 
 // link writes the node and its child index (and remote index).
-func link(txn *badger.Txn, n *Node) error {
-	if err := putNode(txn, n); err != nil {
+func (s *Store) link(txn *badger.Txn, n *Node) error {
+	if err := s.putNode(txn, n); err != nil {
 		return err
 	}
 	if n.ID != RootID {

@@ -85,7 +85,7 @@ func (s *Store) Commit(id uint64, size int64, mtime time.Time) (Job, error) {
 		}
 		n.Size, n.Mtime, n.Dirty, n.LocalChange = size, mtime, true, time.Now()
 		n.Gen++
-		if err := putNode(txn, &n); err != nil {
+		if err := s.putNode(txn, &n); err != nil {
 			return err
 		}
 		if err := txn.Delete(extKey(id)); err != nil {
@@ -163,7 +163,7 @@ func (s *Store) FinishUpload(id, gen uint64, remote RemoteEntry, placedParent ui
 		n.placed(placedParent, placedName)
 		clean = s.Writers(id) == 0
 		n.Dirty = !clean
-		if err := putNode(txn, &n); err != nil {
+		if err := s.putNode(txn, &n); err != nil {
 			return err
 		}
 		if err := txn.Delete(jobKey(id)); err != nil {
@@ -204,7 +204,7 @@ func (s *Store) FinishDir(id uint64, remote RemoteEntry, placedParent uint64, pl
 		}
 		n.RemoteHash = remote.Hash
 		n.placed(placedParent, placedName)
-		if err := putNode(txn, &n); err != nil {
+		if err := s.putNode(txn, &n); err != nil {
 			return err
 		}
 		if err := txn.Delete(jobKey(id)); err != nil {
@@ -239,7 +239,7 @@ func (s *Store) FinishPlace(id uint64, parent uint64, name string) (Node, error)
 			return err
 		}
 		n.placed(parent, name)
-		if err := putNode(txn, &n); err != nil {
+		if err := s.putNode(txn, &n); err != nil {
 			return err
 		}
 		var j Job
@@ -346,7 +346,7 @@ func (s *Store) MarkDirty(id uint64) error {
 			return nil
 		}
 		n.Dirty = true
-		if err := putNode(txn, &n); err != nil {
+		if err := s.putNode(txn, &n); err != nil {
 			return err
 		}
 		return txn.Delete(extKey(id))
@@ -372,7 +372,7 @@ func (s *Store) Unmark(id uint64) error {
 			return nil
 		}
 		n.Dirty, clean = false, true
-		return putNode(txn, &n)
+		return s.putNode(txn, &n)
 	})
 	if err == nil && clean {
 		s.Files.setClean(id, n.RemoteID, n.Size)

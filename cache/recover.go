@@ -20,7 +20,7 @@ func (s *Store) recover() error {
 	var nodes []Node
 	err := s.scan("n/", func(b []byte) error {
 		var n Node
-		if err := jsonUnmarshal(b, &n); err != nil {
+		if err := decodeNode(b, &n); err != nil {
 			return err
 		}
 		nodes = append(nodes, n)

@@ -51,8 +51,10 @@ type Store struct {
 	opts  Options
 	Files *Files
 
-	mu     sync.Mutex // serialises read-modify-write transactions
-	toFire []Job      // jobs enqueued by the running transaction (under mu)
+	mu      sync.Mutex // serialises read-modify-write transactions
+	toFire  []Job      // jobs enqueued by the running transaction (under mu)
+	touched []uint64   // nodes written by the running transaction (under mu)
+	nodes   nodeCache
 
 	wmu     sync.Mutex
 	writers map[uint64]int // open write handles per node (in memory only)
@@ -144,7 +146,7 @@ func (s *Store) init() error {
 		}
 		now := time.Now()
 		root := Node{ID: RootID, Dir: true, Mtime: now, Ctime: now}
-		return putNode(txn, &root)
+		return s.putNode(txn, &root)
 	})
 }
 
@@ -254,10 +256,11 @@ func setJSON(txn *badger.Txn, key []byte, v any) error {
 // are announced to the hook after the commit, outside the lock.
 func (s *Store) update(fn func(txn *badger.Txn) error) error {
 	s.mu.Lock()
-	s.toFire = nil
+	s.toFire, s.touched = nil, nil
 	err := s.db.Update(fn)
 	fire := s.toFire
-	s.toFire = nil
+	s.nodes.invalidate(s.touched)
+	s.toFire, s.touched = nil, nil
 	s.mu.Unlock()
 	if err == nil {
 		for _, j := range fire {

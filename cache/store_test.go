@@ -2,6 +2,7 @@ package cache
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -228,5 +229,31 @@ func TestRenameOfCleanEntryQueuesPlaceJob(t *testing.T) {
 	}
 	if pj, ok, _ := s.Job(f.ID); !ok || !pj.Place {
 		t.Fatalf("rename of a clean entry: job %+v %v", pj, ok)
+	}
+}
+
+func TestNodeCodecRoundTrip(t *testing.T) {
+	now := time.Now().UTC()
+	n := Node{ID: 7, Parent: 3, Name: "ünï code.txt", Dir: false, Dirty: true, Size: 1 << 40,
+		Mtime: now, Ctime: now.Add(-time.Hour), Mode: 0o10000, RemoteID: 480000001, RemoteHash: "NDgwMDAwMDAxfA",
+		RemoteURL: "api/v1/file-entries/480000001", RemoteParent: 3, RemoteName: "old.txt",
+		Listed: now, Gen: 9, UploadedGen: 8, Replaces: []int64{1, -2, 3}, LocalChange: now}
+	var got Node
+	if err := decodeNode(encodeNode(&n), &got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Mtime.Equal(n.Mtime) || !got.Ctime.Equal(n.Ctime) || !got.Listed.Equal(n.Listed) {
+		t.Fatalf("times: %+v", got)
+	}
+	got.Mtime, got.Ctime, got.Listed, got.LocalChange = n.Mtime, n.Ctime, n.Listed, n.LocalChange
+	if fmt.Sprint(got) != fmt.Sprint(n) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, n)
+	}
+	var zero Node
+	if err := decodeNode(encodeNode(&Node{ID: 1}), &zero); err != nil || !zero.Mtime.IsZero() || zero.Replaces != nil {
+		t.Fatalf("zero node: %+v %v", zero, err)
+	}
+	if err := decodeNode([]byte{1, 5}, &zero); err == nil {
+		t.Fatal("truncated record decoded")
 	}
 }

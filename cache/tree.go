@@ -11,10 +11,14 @@ import (
 
 // Get returns the node with the given id.
 func (s *Store) Get(id uint64) (Node, error) {
+	if n, ok := s.nodes.get(id); ok {
+		n.Replaces = append([]int64(nil), n.Replaces...)
+		return n, nil
+	}
 	var n Node
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn, gen uint64) error {
 		var err error
-		n, err = getNode(txn, id)
+		n, err = s.readNode(txn, gen, id)
 		return err
 	})
 	return n, err
@@ -23,12 +27,12 @@ func (s *Store) Get(id uint64) (Node, error) {
 // Lookup returns the child of parent called name.
 func (s *Store) Lookup(parent uint64, name string) (Node, error) {
 	var n Node
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn, gen uint64) error {
 		id, err := lookupID(txn, parent, name)
 		if err != nil {
 			return err
 		}
-		n, err = getNode(txn, id)
+		n, err = s.readNode(txn, gen, id)
 		return err
 	})
 	return n, err
@@ -69,15 +73,20 @@ func remoteOwner(txn *badger.Txn, rid int64) (uint64, error) {
 // Children returns the children of a folder, sorted by name.
 func (s *Store) Children(parent uint64) ([]Node, error) {
 	var out []Node
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn, gen uint64) error {
 		var err error
-		out, err = children(txn, parent)
+		out, err = s.children(txn, parent, gen)
 		return err
 	})
 	return out, err
 }
 
 func children(txn *badger.Txn, parent uint64) ([]Node, error) {
+	return (*Store)(nil).children(txn, parent, 0)
+}
+
+// children lists a folder's nodes; with a store, through the node cache.
+func (s *Store) children(txn *badger.Txn, parent uint64, gen uint64) ([]Node, error) {
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: childPrefix(parent), PrefetchValues: true, PrefetchSize: 64})
 	defer it.Close()
 	var ids []uint64
@@ -93,7 +102,13 @@ func children(txn *badger.Txn, parent uint64) ([]Node, error) {
 	}
 	out := make([]Node, 0, len(ids))
 	for _, id := range ids {
-		n, err := getNode(txn, id)
+		var n Node
+		var err error
+		if s != nil {
+			n, err = s.readNode(txn, gen, id)
+		} else {
+			n, err = getNode(txn, id)
+		}
 		if errors.Is(err, ErrNotFound) {
 			continue // index without node: ignore, repaired on next write
 		}
@@ -167,7 +182,7 @@ func (s *Store) Create(parent uint64, name string, dir bool, mode uint32, now ti
 		} else {
 			n.Dirty, n.Gen = true, 1
 		}
-		if err := link(txn, &n); err != nil {
+		if err := s.link(txn, &n); err != nil {
 			return err
 		}
 		if dir {
@@ -201,7 +216,7 @@ func (s *Store) Update(id uint64, fn func(n *Node) error) (Node, error) {
 				return err
 			}
 		}
-		return putNode(txn, &n)
+		return s.putNode(txn, &n)
 	})
 	return n, err
 }
@@ -272,7 +287,7 @@ func (s *Store) Rename(id, newParent uint64, newName string, noReplace, remoteDo
 		if remoteDone {
 			n.placed(newParent, newName)
 		}
-		if err := link(txn, &n); err != nil {
+		if err := s.link(txn, &n); err != nil {
 			return err
 		}
 		if n.Misplaced() && !(n.Dirty && !n.Dir) {
@@ -338,6 +353,7 @@ func (s *Store) drop(txn *badger.Txn, n *Node, doomed []int64) error {
 	if err := txn.Delete(nodeKey(n.ID)); err != nil {
 		return err
 	}
+	s.touched = append(s.touched, n.ID)
 	if err := txn.Delete(jobKey(n.ID)); err != nil {
 		return err
 	}
