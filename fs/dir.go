@@ -47,6 +47,7 @@ func (n *Node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	if err != nil {
 		return nil, toErrno(err)
 	}
+	n.fsys.prefetch(kids)
 	list := make([]fuse.DirEntry, 0, len(kids))
 	for _, c := range kids {
 		mode := uint32(syscall.S_IFREG)

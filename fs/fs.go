@@ -106,6 +106,8 @@ type FS struct {
 	nodeLocks  keyedMutex
 	inodes     sync.Map // node id → *Node the kernel knows
 
+	prefetchSem chan struct{}
+
 	bg   sync.WaitGroup
 	stop chan struct{}
 }
@@ -121,6 +123,8 @@ func New(opts Options) *FS {
 		refreshing: map[uint64]*refreshCall{},
 		fetchers:   map[uint64]*fetcher{},
 		stop:       make(chan struct{}),
+
+		prefetchSem: make(chan struct{}, prefetchParallel),
 	}
 }
 

@@ -39,17 +39,43 @@ func (f *FS) ensureListed(ctx context.Context, id uint64) error {
 	return nil
 }
 
+// prefetchParallel bounds background listings of subfolders.
+const prefetchParallel = 4
+
+// prefetch lists, in the background, the never-listed subfolders of a
+// folder being read: a walk (ls -R, find, a file manager) finds them
+// listed when it gets there.
+func (f *FS) prefetch(kids []cache.Node) {
+	for i := range kids {
+		c := &kids[i]
+		if !c.Dir || !c.Listed.IsZero() || c.RemoteID == 0 {
+			continue
+		}
+		select {
+		case f.prefetchSem <- struct{}{}:
+		default:
+			return // enough in flight; the walk will list the rest itself
+		}
+		f.refreshAsyncThen(c.ID, func() { <-f.prefetchSem })
+	}
+}
+
 // refreshAsync starts a background refresh of folder id.
-func (f *FS) refreshAsync(id uint64) {
+func (f *FS) refreshAsync(id uint64) { f.refreshAsyncThen(id, func() {}) }
+
+// refreshAsyncThen is refreshAsync, calling done when finished.
+func (f *FS) refreshAsyncThen(id uint64, done func()) {
 	f.mu.Lock()
 	_, busy := f.refreshing[id]
 	f.mu.Unlock()
 	if busy {
+		done()
 		return
 	}
 	f.bg.Add(1)
 	go func() {
 		defer f.bg.Done()
+		defer done()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		go func() {

@@ -139,42 +139,39 @@ func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 			return errno
 		}
 	}
-	if mode, ok := in.GetMode(); ok {
+	mode, hasMode := in.GetMode()
+	mtime, hasMtime := in.GetMTime() // atime alone is not kept
+	if hasMode || hasMtime {
 		if f.opts.ReadOnly {
 			return syscall.EROFS
 		}
-		if _, err := f.store.Update(n.id, func(c *cache.Node) error {
-			c.Mode = mode & 0o7777
-			if c.Mode == 0 {
-				c.Mode = 0o10000 // "no permissions" must not read as "default"
+		// One transaction for chmod and utimens: tar and rsync do both
+		// for every file.
+		c, err := f.store.Update(n.id, func(c *cache.Node) error {
+			if hasMode {
+				c.Mode = mode & 0o7777
+				if c.Mode == 0 {
+					c.Mode = 0o10000 // "no permissions" must not read as "default"
+				}
+			}
+			if hasMtime {
+				c.Mtime = mtime
+				if c.Dirty {
+					// Keep the content file in step so that close sees
+					// no content change from a bare touch.
+					_ = os.Chtimes(f.store.Files.Path(c.ID), mtime, mtime)
+				}
 			}
 			return nil
-		}); err != nil {
+		})
+		if err != nil {
 			return toErrno(err)
 		}
-	}
-	mtime, mok := in.GetMTime()
-	if _, aok := in.GetATime(); mok || aok {
-		if f.opts.ReadOnly {
-			return syscall.EROFS
-		}
-		if !mok {
-			mtime = time.Now()
-		}
-		if _, err := f.store.Update(n.id, func(c *cache.Node) error {
-			c.Mtime = mtime
-			if c.Dirty {
-				// Keep the content file in step so that close sees no
-				// content change from a bare touch.
-				_ = os.Chtimes(f.store.Files.Path(c.ID), mtime, mtime)
-			}
-			return nil
-		}); err != nil {
-			return toErrno(err)
-		}
-		if h, ok := fh.(*localHandle); ok {
+		if h, ok := fh.(*localHandle); ok && hasMtime {
 			h.noteTimes(mtime)
 		}
+		f.fillAttr(&c, &out.Attr)
+		return 0
 	}
 	c, err := f.store.Get(n.id)
 	if err != nil {
