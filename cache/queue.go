@@ -194,9 +194,16 @@ func (s *Store) FinishUpload(id, gen uint64, remote RemoteEntry, placedParent ui
 // placedParent/placedName.
 func (s *Store) FinishDir(id uint64, remote RemoteEntry, placedParent uint64, placedName string) (Node, error) {
 	var n Node
+	gone := false
 	err := s.update(func(txn *badger.Txn) error {
 		var err error
-		if n, err = getNode(txn, id); err != nil {
+		n, err = getNode(txn, id)
+		if errors.Is(err, ErrNotFound) {
+			// Removed while it was being created: the new folder goes.
+			gone = true
+			return s.queueDelete(txn, remote.ID)
+		}
+		if err != nil {
 			return err
 		}
 		if err := setRemote(txn, &n, remote.ID); err != nil {
@@ -215,6 +222,9 @@ func (s *Store) FinishDir(id uint64, remote RemoteEntry, placedParent uint64, pl
 		}
 		return err
 	})
+	if err == nil && gone {
+		err = fmt.Errorf("node %d: %w", id, ErrNotFound)
+	}
 	return n, err
 }
 

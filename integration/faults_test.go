@@ -101,13 +101,18 @@ func TestDownloadFaults(t *testing.T) {
 
 func TestHTMLAnswersAndFailingListings(t *testing.T) {
 	e := startEmu(t, "")
-	newSeeder(t, e).file("dir/inside.txt", []byte("inside"))
+	newSeeder(t, e).file("dir/sub/inside.txt", []byte("inside"))
 	m := mount(t, e)
 	if _, err := os.ReadDir(m.dir); err != nil { // the root is listed while Drime is fine
 		t.Fatal(err)
 	}
+	// Reading the root lists "dir" ahead (but not "dir/sub").
+	waitFor(t, 10*time.Second, "dir to be listed ahead", func() bool {
+		_, err := os.Stat(m.path("dir/sub"))
+		return err == nil
+	})
 	e.setFaults("list:html:1")
-	if _, err := os.ReadDir(m.path("dir")); err == nil {
+	if _, err := os.ReadDir(m.path("dir/sub")); err == nil {
 		t.Fatal("listing a never-listed folder succeeded while Drime answered HTML")
 	}
 	if !strings.Contains(m.logText(), "HTML") {

@@ -255,10 +255,10 @@ func (u *Uploader) behind(seq uint64) (int, []FileStatus, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	// Every deletion counts, not only those queued before the barrier: a
+	// replaced version or a stale upload is deleted after the upload that
+	// replaced it, and until then Drime shows a duplicate.
 	for _, d := range ds {
-		if d.Seq > seq {
-			continue
-		}
 		if d.Failed {
 			failed = append(failed, FileStatus{Path: fmt.Sprintf("<deleted entry %d>", d.RemoteID), Reason: d.Reason})
 		} else {
