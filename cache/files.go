@@ -31,12 +31,13 @@ type Files struct {
 }
 
 type fileEnt struct {
-	Remote int64   `json:"rid"`
-	Size   int64   `json:"size"`
-	Ext    Extents `json:"ext"`
-	atime  time.Time
-	open   int
-	dirty  bool
+	Remote  int64   `json:"rid"`
+	Size    int64   `json:"size"`
+	Ext     Extents `json:"ext"`
+	atime   time.Time
+	open    int
+	dirty   bool
+	unsaved int64 // bytes added since the extents were last recorded
 }
 
 func openFiles(s *Store, dir string, max int64) (*Files, error) {
@@ -168,12 +169,41 @@ func (f *Files) Add(id uint64, remote int64, size, off, n int64) error {
 	e.Ext = e.Ext.Add(off, off+n)
 	e.atime = time.Now()
 	f.used += e.Ext.Total() - before
+	// The extents are recorded when the file is complete or every
+	// persistEvery bytes, not for every chunk: after a crash a range that
+	// was not recorded is only downloaded again.
+	e.unsaved += n
+	save := e.unsaved >= persistEvery || len(e.Ext) == 1 && e.Ext[0] == Extent{0, size}
+	if save {
+		e.unsaved = 0
+	}
 	f.mu.Unlock()
-	if err := f.persist(id); err != nil {
-		return err
+	if save {
+		if err := f.persist(id); err != nil {
+			return err
+		}
 	}
 	f.Evict(0)
 	return nil
+}
+
+const persistEvery = 64 << 20
+
+// Flush records node id's read-cache extents if some are unrecorded
+// (called when the last reader closes the file).
+func (f *Files) Flush(id uint64) {
+	f.mu.Lock()
+	e, ok := f.ents[id]
+	save := ok && e.unsaved > 0
+	if save {
+		e.unsaved = 0
+	}
+	f.mu.Unlock()
+	if save {
+		if err := f.persist(id); err != nil {
+			f.s.log.Warn().Err(err).Uint64("node", id).Msg("recording read-cache extents")
+		}
+	}
 }
 
 // setDirty marks node id's content as the spool of a pending upload.

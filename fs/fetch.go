@@ -92,6 +92,7 @@ func (f *FS) putFetcher(ft *fetcher) {
 		delete(f.fetchers, ft.id)
 	}
 	ft.file.Close()
+	f.store.Files.Flush(ft.id)
 }
 
 // dropFetcher stops downloads of a node that was removed or changed.
