@@ -28,6 +28,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/drimefs/drimefs/cache"
+	"github.com/drimefs/drimefs/cache/keylock"
 	"github.com/drimefs/drimefs/drime"
 )
 
@@ -103,7 +104,7 @@ type FS struct {
 	refreshing map[uint64]*refreshCall
 	fetchers   map[uint64]*fetcher
 	space      spaceCache
-	nodeLocks  keyedMutex
+	nodeLocks  keylock.Set
 	inodes     sync.Map // node id → *Node the kernel knows
 
 	prefetchSem chan struct{}
@@ -190,39 +191,4 @@ func (f *FS) Close() {
 	}
 	f.mu.Unlock()
 	f.bg.Wait()
-}
-
-// keyedMutex is a set of mutexes by node id, created on demand.
-type keyedMutex struct {
-	mu sync.Mutex
-	m  map[uint64]*keyedEntry
-}
-
-type keyedEntry struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (k *keyedMutex) Lock(id uint64) func() {
-	k.mu.Lock()
-	if k.m == nil {
-		k.m = map[uint64]*keyedEntry{}
-	}
-	e := k.m[id]
-	if e == nil {
-		e = &keyedEntry{}
-		k.m[id] = e
-	}
-	e.refs++
-	k.mu.Unlock()
-	e.mu.Lock()
-	return func() {
-		e.mu.Unlock()
-		k.mu.Lock()
-		e.refs--
-		if e.refs == 0 {
-			delete(k.m, id)
-		}
-		k.mu.Unlock()
-	}
 }

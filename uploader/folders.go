@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/drimefs/drimefs/cache"
 )
@@ -62,40 +61,5 @@ func (u *Uploader) EnsureFolder(ctx context.Context, id uint64) (int64, error) {
 		}
 		u.log.Debug().Str("folder", u.path(id)).Int64("id", e.ID).Msg("folder created in Drime")
 		return e.ID, nil
-	}
-}
-
-// keyedMutex is a set of mutexes by node id, created on demand.
-type keyedMutex struct {
-	mu sync.Mutex
-	m  map[uint64]*keyedEntry
-}
-
-type keyedEntry struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (k *keyedMutex) Lock(id uint64) func() {
-	k.mu.Lock()
-	if k.m == nil {
-		k.m = map[uint64]*keyedEntry{}
-	}
-	e := k.m[id]
-	if e == nil {
-		e = &keyedEntry{}
-		k.m[id] = e
-	}
-	e.refs++
-	k.mu.Unlock()
-	e.mu.Lock()
-	return func() {
-		e.mu.Unlock()
-		k.mu.Lock()
-		e.refs--
-		if e.refs == 0 {
-			delete(k.m, id)
-		}
-		k.mu.Unlock()
 	}
 }

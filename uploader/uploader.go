@@ -26,6 +26,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/drimefs/drimefs/cache"
+	"github.com/drimefs/drimefs/cache/keylock"
 	"github.com/drimefs/drimefs/drime"
 )
 
@@ -93,7 +94,7 @@ type Uploader struct {
 	started  bool
 	urgent   map[uint64]int // nodes someone waits for (fsync=remote): upload even while open
 
-	folderLocks keyedMutex
+	folderLocks keylock.Set
 	session     sessionStats
 }
 
