@@ -84,6 +84,14 @@ func (s *Store) merge(ct *chunkTxn, parent uint64, listing []RemoteEntry, now ti
 	if !p.Dir {
 		return ErrNotDir
 	}
+	// The kernel cannot hold anything about the names of a folder listed
+	// for the first time (lookups wait for the listing): telling it about
+	// them would only throw away what it is caching right now.
+	defer func(first bool) {
+		if first {
+			res.Names = nil
+		}
+	}(p.Listed.IsZero())
 	local, err := children(txn, parent)
 	if err != nil {
 		return err

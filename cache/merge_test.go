@@ -38,8 +38,8 @@ func TestMergeAddsUpdatesAndRemoves(t *testing.T) {
 	if len(m) != 3 || m["a"].RemoteID != 1 || !m["dir"].Dir || m["dup"].RemoteID != 6 {
 		t.Fatalf("after first merge: %+v", m)
 	}
-	if len(res.Names) != 3 {
-		t.Fatalf("names to notify: %v", res.Names)
+	if len(res.Names) != 0 {
+		t.Fatalf("a first listing has nothing to notify, got %v", res.Names)
 	}
 	root, _ := s.Get(RootID)
 	if root.Listed.IsZero() {
@@ -54,7 +54,7 @@ func TestMergeAddsUpdatesAndRemoves(t *testing.T) {
 	if len(m) != 2 || m["a"].RemoteID != 7 || m["a"].Size != 9 {
 		t.Fatalf("after second merge: %+v", m)
 	}
-	if len(res.Content) != 1 || len(res.Removed) != 1 {
+	if len(res.Content) != 1 || len(res.Removed) != 1 || len(res.Names) != 2 {
 		t.Fatalf("result %+v", res)
 	}
 }

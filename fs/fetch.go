@@ -321,11 +321,9 @@ func (h *remoteHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.R
 		h.fsys.log.Error().Err(err).Str("file", h.ft.entry.Name).Msg("read failed")
 		return nil, toErrno(err)
 	}
-	n, err := h.ft.file.ReadAt(dest[:end-off], off)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, toErrno(err)
-	}
-	return fuse.ReadResultData(dest[:n]), 0
+	// The bytes are in the cache file: let go-fuse splice them to the
+	// kernel instead of copying them through a buffer.
+	return fuse.ReadResultFd(h.ft.file.Fd(), off, int(end-off)), 0
 }
 
 func (h *remoteHandle) Release(ctx context.Context) syscall.Errno {

@@ -3,7 +3,6 @@ package fs
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
 	"sync"
 	"syscall"
@@ -155,11 +154,7 @@ func (h *localHandle) PassthroughFd() (int, bool) {
 
 func (h *localHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	defer h.fsys.track("read", time.Now())
-	n, err := h.file.ReadAt(dest, off)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, toErrno(err)
-	}
-	return fuse.ReadResultData(dest[:n]), 0
+	return fuse.ReadResultFd(h.file.Fd(), off, len(dest)), 0
 }
 
 func (h *localHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {

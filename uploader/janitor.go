@@ -23,9 +23,16 @@ func (u *Uploader) janitor() {
 			if err == nil {
 				err = u.abortPending(u.ctx)
 			}
-			if err == nil {
+			if err == nil && u.sweepDue.Load() {
+				// Only after a start or a request that ended in doubt:
+				// scanning all attempts after every upload would cost
+				// more and more as the store accumulates deleted keys.
 				var next time.Duration
-				next, err = u.sweepAttempts(u.ctx)
+				var left bool
+				next, left, err = u.sweepAttempts(u.ctx)
+				if err == nil && !left {
+					u.sweepDue.Store(false)
+				}
 				if next > 0 && next < wait {
 					wait = next + 100*time.Millisecond
 				}

@@ -137,7 +137,9 @@ func (u *Uploader) runFile(ctx context.Context, it *item, ab *abandon, j cache.J
 	defer f.Close()
 	it.prog.setTotal(j.Size)
 	start := time.Now()
-	u.log.Debug().Str("file", u.path(n.ID)).Int64("size", j.Size).Msg("upload started")
+	if e := u.log.Debug(); e.Enabled() {
+		e.Str("file", u.path(n.ID)).Int64("size", j.Size).Msg("upload started")
+	}
 	var e *drime.Entry
 	if j.Size < drime.MultipartThreshold {
 		e, err = u.small(ctx, &n, parent, f, j)
@@ -149,8 +151,11 @@ func (u *Uploader) runFile(ctx context.Context, it *item, ab *abandon, j cache.J
 	}
 	it.prog.add(j.Size - it.prog.doneBytes())
 	// n now holds the folder and name the entry was registered under.
+	replaced := n.RemoteID != 0 || len(n.Replaces) > 0
 	_, stale, err := u.store.FinishUpload(n.ID, j.Gen, remoteEntry(e), n.Parent, n.Name)
-	u.kickJanitor()
+	if replaced || stale {
+		u.kickJanitor() // entries to delete were queued
+	}
 	if err != nil {
 		return err
 	}
@@ -212,7 +217,9 @@ func (u *Uploader) settled(a cache.Attempt, e *drime.Entry, err error) {
 		if derr := u.store.DropAttempt(a); derr != nil {
 			u.log.Warn().Err(derr).Msg("forgetting an upload attempt")
 		}
+		return
 	}
+	u.sweepDue.Store(true)
 }
 
 // settle waits until an interrupted attempt is old enough that Drime has

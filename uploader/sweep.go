@@ -14,36 +14,39 @@ import (
 // is old enough to have been processed, the entries it left (same storage
 // name, or same name and size, and known to no node) are deleted. Attempts
 // of a version still being uploaded belong to the upload, which adopts
-// their result. It returns when the next attempt matures (zero: none).
-func (u *Uploader) sweepAttempts(ctx context.Context) (time.Duration, error) {
+// their result. It returns when the next attempt matures (zero: none) and
+// whether attempts were left for a later sweep.
+func (u *Uploader) sweepAttempts(ctx context.Context) (next time.Duration, left bool, err error) {
 	atts, err := u.store.Attempts(0)
 	if err != nil {
-		return 0, err
+		return 0, true, err
 	}
-	var next time.Duration
 	for _, a := range atts {
 		if wait := time.Until(a.At.Add(u.opts.AttemptSettle)); wait > 0 {
 			if next == 0 || wait < next {
 				next = wait
 			}
+			left = true
 			continue
 		}
 		n, err := u.store.Get(a.Node)
 		gone := errors.Is(err, cache.ErrNotFound)
 		if err != nil && !gone {
-			return next, err
+			return next, true, err
 		}
 		if !gone && a.Gen == n.Gen && n.UploadedGen < a.Gen {
+			left = true
 			continue // the upload of this version is still to come
 		}
 		if a.FileName == "" && u.nameBusy(a) {
+			left = true
 			continue // a pending file of that name may be registering now
 		}
 		if err := u.sweepOne(ctx, a); err != nil {
-			return next, err
+			return next, true, err
 		}
 	}
-	return next, nil
+	return next, left, nil
 }
 
 // nameBusy reports whether a pending file has the attempt's name in its

@@ -96,6 +96,7 @@ type Uploader struct {
 
 	folderLocks keylock.Set
 	session     sessionStats
+	sweepDue    atomic.Bool // attempts may need sweeping (see sweepAttempts)
 }
 
 type item struct {
@@ -149,6 +150,7 @@ func (u *Uploader) Start() error {
 	}
 	u.started = true
 	u.mu.Unlock()
+	u.sweepDue.Store(true) // attempts left by an earlier run, if any
 	if len(jobs) > 0 {
 		u.log.Info().Int("jobs", len(jobs)).Msg("resuming uploads queued before the last stop")
 	}

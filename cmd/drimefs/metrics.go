@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -156,6 +157,10 @@ func (m *metrics) serve(ctx context.Context, addr string, log zerolog.Logger) er
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "drimefs %s: metrics at /metrics\n", version)
 	})
+	if os.Getenv("DRIMEFS_PPROF") == "1" {
+		servePprof(mux)
+		log.Warn().Msg("DRIMEFS_PPROF=1: Go profiles served at /debug/pprof/ on the metrics address")
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	httppprof "net/http/pprof"
 	"os"
+	"runtime"
 	"runtime/pprof"
 )
 
@@ -21,4 +24,16 @@ func startCPUProfile(path string) (func(), error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// servePprof adds Go's profiling endpoints (CPU, heap, mutex, block,
+// trace) to mux, for performance work only (DRIMEFS_PPROF=1).
+func servePprof(mux *http.ServeMux) {
+	runtime.SetMutexProfileFraction(100)
+	runtime.SetBlockProfileRate(100000)
+	mux.HandleFunc("/debug/pprof/", httppprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", httppprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
 }
