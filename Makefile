@@ -38,6 +38,7 @@ lint:
 
 bench: deps build
 	DRIMEFS_BENCH=1 $(GO) test -count=1 -timeout 30m -run TestBench -v ./integration/bench/
+	$(GO) test -count=1 -run '^$$' -bench . -benchmem ./cache/ ./uploader/
 
 soak: deps build
 	DRIMEFS_SOAK=1 $(GO) test -count=1 -timeout 60m ./integration/ -run 'Soak|Fsx|Fault|Crash'

@@ -21,9 +21,10 @@ import (
 // directory, served by this test binary re-executed as a helper process (so
 // it has its own runtime, like a real FUSE server). The helper speaks a line
 // protocol: it prints "ready passthrough=BOOL" once mounted, answers "stats"
-// on stdin with "reads=N writes=M" (READ and WRITE requests that reached the
-// server: zero when the kernel used passthrough), and unmounts and exits when
-// stdin closes or on SIGTERM.
+// on stdin with "reads=N writes=M lookups=L" (READ and WRITE requests that
+// reached the server: zero when the kernel used passthrough; LOOKUPs, to
+// compare with drimefs's), and unmounts and exits when stdin closes or on
+// SIGTERM.
 
 const (
 	helperEnv      = "DRIMEFS_BENCH_HELPER"
@@ -32,8 +33,8 @@ const (
 	helperMntEnv   = "DRIMEFS_BENCH_LOOPBACK_MNT"
 )
 
-// Requests that reached the helper's file handles.
-var helperReads, helperWrites atomic.Int64
+// Requests that reached the helper's file handles, and its lookups.
+var helperReads, helperWrites, helperLookups atomic.Int64
 
 // countNode is a LoopbackNode whose open files count the reads and writes
 // the kernel sends to the server instead of passing them through.
@@ -43,10 +44,16 @@ var (
 	_ = (gofs.NodeWrapChilder)((*countNode)(nil))
 	_ = (gofs.NodeOpener)((*countNode)(nil))
 	_ = (gofs.NodeCreater)((*countNode)(nil))
+	_ = (gofs.NodeLookuper)((*countNode)(nil))
 )
 
 func (n *countNode) WrapChild(ctx context.Context, ops gofs.InodeEmbedder) gofs.InodeEmbedder {
 	return &countNode{ops.(*gofs.LoopbackNode)}
+}
+
+func (n *countNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	helperLookups.Add(1)
+	return n.LoopbackNode.Lookup(ctx, name, out)
 }
 
 func (n *countNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
@@ -110,7 +117,7 @@ func serveLoopbackHelper() int {
 		sc := bufio.NewScanner(os.Stdin)
 		for sc.Scan() {
 			if sc.Text() == "stats" {
-				fmt.Printf("reads=%d writes=%d\n", helperReads.Load(), helperWrites.Load())
+				fmt.Printf("reads=%d writes=%d lookups=%d\n", helperReads.Load(), helperWrites.Load(), helperLookups.Load())
 			}
 		}
 		close(quit)
@@ -187,17 +194,23 @@ func (l *loopback) next(ctx context.Context, within time.Duration) (string, erro
 
 // counts returns the READ and WRITE requests the helper served so far.
 func (l *loopback) counts(ctx context.Context) (reads, writes int64, err error) {
+	reads, writes, _, err = l.stats(ctx)
+	return reads, writes, err
+}
+
+// stats returns the READ, WRITE and LOOKUP requests served so far.
+func (l *loopback) stats(ctx context.Context) (reads, writes, lookups int64, err error) {
 	if _, err := io.WriteString(l.in, "stats\n"); err != nil {
-		return 0, 0, fmt.Errorf("ask loopback helper: %w", err)
+		return 0, 0, 0, fmt.Errorf("ask loopback helper: %w", err)
 	}
 	line, err := l.next(ctx, 10*time.Second)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	if _, err := fmt.Sscanf(line, "reads=%d writes=%d", &reads, &writes); err != nil {
-		return 0, 0, fmt.Errorf("loopback helper said %q: %w", line, err)
+	if _, err := fmt.Sscanf(line, "reads=%d writes=%d lookups=%d", &reads, &writes, &lookups); err != nil {
+		return 0, 0, 0, fmt.Errorf("loopback helper said %q: %w", line, err)
 	}
-	return reads, writes, nil
+	return reads, writes, lookups, nil
 }
 
 // stop unmounts and waits for the helper to exit (killing it if it hangs).

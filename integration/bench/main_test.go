@@ -44,7 +44,7 @@ func run(m *testing.M) int {
 	if !enabled() {
 		return m.Run()
 	}
-	dir, err := os.MkdirTemp("", "drimefs-bench-bin-")
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-bin-", workPrefix, os.Getpid()))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -20,6 +21,7 @@ type drimefs struct {
 	done            chan struct{}
 	err             error
 	passthrough     bool
+	metrics         string // address of the mount's /metrics; "" if none
 }
 
 // mountDrimefs mounts the emulator at mnt (created) with a new, empty
@@ -35,8 +37,16 @@ func mountDrimefs(ctx context.Context, e *emu, dir, name string) (*drimefs, erro
 		return nil, fmt.Errorf("mount log: %w", err)
 	}
 	defer logf.Close()
-	m.cmd = exec.Command(drimefsBin, "mount", "--api-url", e.apiURL(), "--cache-dir", m.cache,
-		"--log-format", "json", "--log-level", "info", m.mnt)
+	args := []string{"mount", "--api-url", e.apiURL(), "--cache-dir", m.cache,
+		"--log-format", "json", "--log-level", "info", "--metrics-addr", "127.0.0.1:0"}
+	if dir := perfDir(); dir != "" && hasCPUProfileFlag() {
+		// A Go CPU profile of the mount's whole life, written at unmount.
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("profile dir: %w", err)
+		}
+		args = append(args, "--cpuprofile", filepath.Join(dir, name+".pprof"))
+	}
+	m.cmd = exec.Command(drimefsBin, append(args, m.mnt)...)
 	m.cmd.Env = append(os.Environ(), "DRIME_TOKEN="+e.token)
 	m.cmd.Stdout, m.cmd.Stderr = logf, logf
 	// If the test binary dies, the mount unmounts and drains by itself.
@@ -57,7 +67,14 @@ func mountDrimefs(ctx context.Context, e *emu, dir, name string) (*drimefs, erro
 		m.stop(ctx)
 		return nil, err
 	}
-	m.passthrough = m.mountedWithPassthrough()
+	// The mount point appears a moment before drimefs logs "mounted".
+	err = waitFor(ctx, 10*time.Second, "drimefs to log that it mounted", func() (bool, error) {
+		return m.readStartLog(), nil
+	})
+	if err != nil {
+		m.stop(ctx)
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -66,24 +83,39 @@ func (m *drimefs) pid() int { return m.cmd.Process.Pid }
 // path is a path inside the mount.
 func (m *drimefs) path(rel string) string { return filepath.Join(m.mnt, rel) }
 
-// mountedWithPassthrough reads the "mounted" log line.
-func (m *drimefs) mountedWithPassthrough() bool {
+// hasCPUProfileFlag reports whether this drimefs has --cpuprofile.
+var hasCPUProfileFlag = sync.OnceValue(func() bool {
+	out, _ := exec.Command(drimefsBin, "mount", "--help").CombinedOutput()
+	return strings.Contains(string(out), "-cpuprofile")
+})
+
+// readStartLog finds, in the start-up log, whether passthrough is on and
+// where metrics are served; it reports whether the "mounted" line is there.
+func (m *drimefs) readStartLog() bool {
 	f, err := os.Open(m.log)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
+	mounted := false
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		var l struct {
 			Message     string `json:"message"`
 			Passthrough bool   `json:"passthrough"`
+			Addr        string `json:"addr"`
 		}
-		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Message == "mounted" {
-			return l.Passthrough
+		if json.Unmarshal(sc.Bytes(), &l) != nil {
+			continue
+		}
+		switch {
+		case l.Message == "mounted":
+			m.passthrough, mounted = l.Passthrough, true
+		case strings.Contains(l.Message, "metrics") && l.Addr != "":
+			m.metrics = l.Addr
 		}
 	}
-	return false
+	return mounted
 }
 
 func (m *drimefs) logTail(n int) string {

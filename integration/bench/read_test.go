@@ -15,7 +15,10 @@ import (
 // a fresh mount with an empty cache dir, (d) sequential read of 1 GiB right
 // after a fresh mount (bytes from the emulator), then again once cached.
 
-const reps = 3 // runs of the short workloads; the median is reported
+const (
+	reps       = 3 // runs of the listings, the cold read and curl; the median is reported
+	cachedReps = 5 // runs of the cached read (a tenth of a second each)
+)
 
 // runListings is workload (c) under profile p: each drimefs run gets a new
 // mount with an empty cache dir, each loopback run a new loopback mount.
@@ -31,28 +34,47 @@ func (b *bench) runListings(p profile) {
 			return b.listTree(w.args, filepath.Join(b.local, b.tree.root))
 		})
 		b.must(err)
+		var lbLookups int64
 		lb, err := median(reps, func() (time.Duration, error) {
 			l, stop := b.mountLoopback()
 			defer stop()
-			return b.listTree(w.args, filepath.Join(l.mnt, b.tree.root))
-		})
-		b.must(err)
-		var peak int64
-		d, err := median(reps, func() (time.Duration, error) {
-			m, stop := b.mountDrimefs(p.name + "-list")
-			defer stop()
-			if err := m.resetPeak(); err != nil {
-				return 0, err
-			}
-			d, err := b.listTree(w.args, m.path(b.tree.root))
-			if pk, perr := m.peak(); perr == nil {
-				peak = max(peak, pk)
+			d, err := b.listTree(w.args, filepath.Join(l.mnt, b.tree.root))
+			if err == nil {
+				_, _, lbLookups, err = l.stats(b.ctx)
 			}
 			return d, err
 		})
 		b.must(err)
-		b.rep.time(p.name, figure{key: w.key, what: w.what, drimefs: d,
+		var peak int64
+		var last string
+		d, err := median(reps, func() (time.Duration, error) {
+			m, stop := b.mountDrimefs(p.name + "-list")
+			defer stop()
+			before, err := m.scrape(b.ctx)
+			if err != nil {
+				return 0, err
+			}
+			if err := m.resetPeak(); err != nil {
+				return 0, err
+			}
+			stopPerf := b.startPerf(p.name+"-"+w.key, m.pid())
+			d, err := b.listTree(w.args, m.path(b.tree.root))
+			stopPerf()
+			if pk, perr := m.peak(); perr == nil {
+				peak = max(peak, pk)
+			}
+			after, serr := m.scrape(b.ctx)
+			if err == nil {
+				err = serr
+			}
+			last = breakdown(before, after)
+			return d, err
+		})
+		b.must(err)
+		b.rep.timing(p.name, figure{key: w.key, what: w.what, drimefs: d,
 			refs: []ref{{"local", local}, {"loopback", lb}}, rss: peak})
+		b.rep.printf("   drimefs during %s, last run: %s\n", w.key, last)
+		b.rep.printf("   loopback reference during %s, last run: %d LOOKUP requests\n", w.key, lbLookups)
 	}
 }
 
@@ -91,7 +113,7 @@ func (c *lineCounter) Write(p []byte) (int, error) {
 // bytes, then read again (cached) against the local folder and loopback.
 func (b *bench) runReads(p profile) {
 	ctx := b.ctx
-	rel := filepath.Join(p.name, "a", "big.bin")
+	rel := bigName(p, rounds-1)
 	var id int64
 	b.must(b.withoutFaults(p, func() error {
 		e, err := b.emu.lookup(ctx, filepath.ToSlash(rel))
@@ -100,38 +122,84 @@ func (b *bench) runReads(p profile) {
 		}
 		return err
 	}))
-	curl, err := median(reps, func() (time.Duration, error) { return b.curl(ctx, id) })
+	curl, err := median(reps, func() (time.Duration, error) { return b.curl(ctx, id, os.DevNull) })
+	b.must(err)
+	// The same download into a local file: what caching the bytes costs
+	// (drimefs writes them to its cache file as it serves them).
+	curlFile, err := median(reps, func() (time.Duration, error) {
+		out := filepath.Join(b.local, "curl.out")
+		defer os.Remove(out)
+		return b.curl(ctx, id, out)
+	})
 	b.must(err)
 
-	m, stop := b.mountDrimefs(p.name + "-read")
+	// Cold: each run on a new mount with an empty cache dir; the last
+	// mount stays for the cached runs.
+	var m *drimefs
+	var stop func()
+	var peak int64
+	var last string
+	cold, err := median(reps, func() (time.Duration, error) {
+		if stop != nil {
+			stop()
+		}
+		m, stop = b.mountDrimefs(p.name + "-read")
+		before, err := m.scrape(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if err := m.resetPeak(); err != nil {
+			return 0, err
+		}
+		stopPerf := b.startPerf(p.name+"-d-cold", m.pid())
+		d, err := ddRead(ctx, m.path(rel))
+		stopPerf()
+		if err != nil {
+			return d, err
+		}
+		pk, err := m.peak()
+		peak = max(peak, pk)
+		after, serr := m.scrape(ctx)
+		if err == nil {
+			err = serr
+		}
+		last = breakdown(before, after)
+		return d, err
+	})
+	b.must(err)
 	defer stop()
-	b.must(m.resetPeak())
-	cold, err := ddRead(ctx, m.path(rel))
-	b.must(err)
-	peak, err := m.peak()
-	b.must(err)
-	b.rep.time(p.name, figure{key: "d.cold", what: "(d) read 1 GiB, cold (from the emulator)", drimefs: cold,
-		refs: []ref{{"curl", curl}}, rss: peak,
+	b.rep.timing(p.name, figure{key: "d.cold", what: "(d) read 1 GiB, cold (from the emulator)", drimefs: cold,
+		refs: []ref{{"curl", curl}, {"curl>file", curlFile}}, rss: peak,
 		note: fmt.Sprintf("%.0f MB/s; curl %.0f MB/s", gib/1e6/cold.Seconds(), gib/1e6/curl.Seconds())})
+	b.rep.printf("   drimefs during (d), last run: %s\n", last)
 
 	b.must(m.resetPeak())
-	cached, err := median(reps, func() (time.Duration, error) { return ddRead(ctx, m.path(rel)) })
+	before, err := m.scrape(ctx)
+	b.must(err)
+	stopPerf := b.startPerf(p.name+"-d-cached", m.pid())
+	cached, err := median(cachedReps, func() (time.Duration, error) { return ddRead(ctx, m.path(rel)) })
+	stopPerf()
+	b.must(err)
+	after, err := m.scrape(ctx)
 	b.must(err)
 	peak, err = m.peak()
 	b.must(err)
-	local, err := median(reps, func() (time.Duration, error) { return ddRead(ctx, filepath.Join(b.local, rel)) })
+	local, err := median(cachedReps, func() (time.Duration, error) { return ddRead(ctx, filepath.Join(b.local, rel)) })
 	b.must(err)
 	l, stopLB := b.mountLoopback()
 	defer stopLB()
 	r0, w0, err := l.counts(ctx)
 	b.must(err)
-	lb, err := median(reps, func() (time.Duration, error) { return ddRead(ctx, filepath.Join(l.mnt, rel)) })
+	lb, err := median(cachedReps, func() (time.Duration, error) { return ddRead(ctx, filepath.Join(l.mnt, rel)) })
 	b.must(err)
 	r1, w1, err := l.counts(ctx)
 	b.must(err)
 	b.noteLoopbackUse("dd 1 GiB", r1-r0, w1-w0)
-	b.rep.time(p.name, figure{key: "d.cached", what: "(d') read 1 GiB again, cached", drimefs: cached,
-		refs: []ref{{"local", local}, {"loopback", lb}}, rss: peak})
+	fuseOps := opDeltas(before, after, "drimefs_fuse_operation_duration_seconds")
+	b.rep.timing(p.name, figure{key: "d.cached", what: "(d') read 1 GiB again, cached", drimefs: cached,
+		refs: []ref{{"local", local}, {"loopback", lb}}, rss: peak,
+		note: fmt.Sprintf("%.0f READ requests reached drimefs in %d runs", countOf(fuseOps, "read"), cachedReps)})
+	b.rep.printf("   drimefs during (d'): %s\n", breakdown(before, after))
 
 	sum, err := hashFile(m.path(rel))
 	b.must(err)
@@ -151,24 +219,24 @@ func ddRead(ctx context.Context, p string) (time.Duration, error) {
 	return timed(ctx, "dd", "if="+p, "of=/dev/null", "bs=1M")
 }
 
-// curl downloads entry id from the emulator's download URL, the way any
-// HTTP client would, with the bearer token read from a header file.
-func (b *bench) curl(ctx context.Context, id int64) (time.Duration, error) {
+// curl downloads entry id from the emulator's download URL into out, the
+// way any HTTP client would, with the bearer token read from a header file.
+func (b *bench) curl(ctx context.Context, id int64, out string) (time.Duration, error) {
 	hdr := filepath.Join(b.dir, "curl-headers")
 	if err := os.WriteFile(hdr, []byte("Authorization: Bearer "+b.emu.token+"\n"), 0o600); err != nil {
 		return 0, fmt.Errorf("curl header file: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+	cmd := exec.CommandContext(ctx, "curl", "-sS", "-o", out, "-w", "%{http_code} %{size_download}",
 		"-H", "@"+hdr, b.emu.downloadURL(id))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	start := time.Now()
-	out, err := cmd.Output()
+	res, err := cmd.Output()
 	d := time.Since(start)
 	if err != nil {
 		return d, fmt.Errorf("curl: %w: %s", err, stderr.String())
 	}
-	if got := strings.TrimSpace(string(out)); got != fmt.Sprintf("200 %d", int64(gib)) {
+	if got := strings.TrimSpace(string(res)); got != fmt.Sprintf("200 %d", int64(gib)) {
 		return d, fmt.Errorf("curl of entry %d: status and size %q, want 200 %d", id, got, int64(gib))
 	}
 	return d, nil

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,8 +55,8 @@ func (r *report) printf(format string, a ...any) {
 	fmt.Fprintf(r.out, format, a...)
 }
 
-// time records and prints a timed figure.
-func (r *report) time(profile string, f figure) {
+// timing records and prints a timed figure.
+func (r *report) timing(profile string, f figure) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-8s | %-44s | drimefs %8.3f s", profile, f.what, f.drimefs.Seconds())
 	for _, x := range f.refs {
@@ -173,4 +174,37 @@ func (r *report) printGoals() int {
 		r.printf("%-44s | %-32s | %-18s | %s\n", g.label, shown, g.limit, res)
 	}
 	return misses
+}
+
+// samples collects the runs of one workload per contender.
+type samples map[string][]time.Duration
+
+func (s samples) add(name string, d time.Duration) { s[name] = append(s[name], d) }
+
+// median of a contender's runs.
+func (s samples) median(name string) time.Duration {
+	ds := slices.Clone(s[name])
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+// spread describes a contender's runs: "2.31–3.05 s over 3 runs".
+func (s samples) spread(name string) string {
+	ds := s[name]
+	if len(ds) < 2 {
+		return ""
+	}
+	return fmt.Sprintf("%s runs %.2f–%.2f s", name, slices.Min(ds).Seconds(), slices.Max(ds).Seconds())
+}
+
+// refs are the medians of the named references.
+func (s samples) refs(names ...string) []ref {
+	var out []ref
+	for _, n := range names {
+		out = append(out, ref{n, s.median(n)})
+	}
+	return out
 }

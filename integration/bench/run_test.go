@@ -168,6 +168,24 @@ func newWorkDir() (string, error) {
 	return os.MkdirTemp(base, fmt.Sprintf("%s%d-", workPrefix, os.Getpid()))
 }
 
+// killLeftovers kills the processes a killed run left working in dir: a
+// mount still draining its queue towards a dead emulator, a loopback
+// helper, perf. They are found by dir in their arguments or environment.
+func killLeftovers(dir string) {
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(filepath.Base(p))
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		args, _ := os.ReadFile(filepath.Join(p, "cmdline"))
+		env, _ := os.ReadFile(filepath.Join(p, "environ"))
+		if bytes.Contains(args, []byte(dir+"/")) || bytes.Contains(env, []byte("="+dir+"/")) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
 func processAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
@@ -175,6 +193,7 @@ func processAlive(pid int) bool {
 
 // removeWorkDir unmounts everything below dir and removes it.
 func removeWorkDir(dir string) {
+	killLeftovers(dir)
 	mps := mountsUnder(dir)
 	slices.Sort(mps)
 	slices.Reverse(mps) // deepest first

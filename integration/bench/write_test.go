@@ -5,11 +5,17 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Write workloads: (a) cp of 1 GiB, (b) tar x of 1,168 small files, (e)
 // peak RSS while writing and uploading 1 GiB (measured during (a)) and
-// 4 GiB. All run on one drimefs mount with a fresh cache dir.
+// 4 GiB. All run on one drimefs mount with a fresh cache dir. (a) and (b)
+// run `rounds` times, the contenders taking turns, and report medians:
+// on this VM the first touch of free memory is slow and irregular, so a
+// single run can be off by 2–3×.
+
+const rounds = 3
 
 // runWrites runs (a), (b) and (e) under profile p.
 func (b *bench) runWrites(p profile) {
@@ -29,86 +35,151 @@ func (b *bench) runWrites(p profile) {
 	if p.big4 {
 		b.write4G(p, m)
 	} else {
-		b.rep.printf("%-8s | (e) 4 GiB: run in the loopback profile only (the RSS goal is a loopback-profile goal; saves ~1 min)\n", p.name)
+		b.rep.printf("%-8s | (e) 4 GiB: run in the loopback profile only (the RSS goal is a loopback-profile goal)\n", p.name)
 	}
+}
+
+// bigName is the file of round i of workload (a); (d) reads the last one.
+func bigName(p profile, i int) string {
+	return filepath.Join(p.name, "a", fmt.Sprintf("big-%d.bin", i))
 }
 
 // cpBig is workload (a): cp of the 1 GiB file, until cp returns and until
 // it is durable (local: cp + sync; drimefs: cp + drimefs sync).
 func (b *bench) cpBig(p profile, m *drimefs, lb *loopback) {
 	ctx := b.ctx
-	rel := filepath.Join(p.name, "a", "big.bin")
-	b.must(syncAll(ctx))
-	localCp, err := timed(ctx, "cp", b.src, filepath.Join(b.local, rel))
-	b.must(err)
-	localSync, err := timed(ctx, "sync")
-	b.must(err)
+	cp, durable := samples{}, samples{}
+	var peak int64
+	var lbReads, lbWrites int64
+	var last string
+	for i := 0; i < rounds; i++ {
+		rel := bigName(p, i)
+		b.must(syncAll(ctx))
+		d, err := timed(ctx, "cp", b.src, filepath.Join(b.local, rel))
+		b.must(err)
+		s, err := timed(ctx, "sync")
+		b.must(err)
+		cp.add("local", d)
+		durable.add("local", d+s)
 
-	r0, w0, err := lb.counts(ctx)
-	b.must(err)
-	lbCp, err := timed(ctx, "cp", b.src, filepath.Join(lb.mnt, rel))
-	b.must(err)
-	r1, w1, err := lb.counts(ctx)
-	b.must(err)
-	lbSync, err := timed(ctx, "sync")
-	b.must(err)
-	b.noteLoopbackUse("cp 1 GiB", r1-r0, w1-w0)
+		r0, w0, err := lb.counts(ctx)
+		b.must(err)
+		d, err = timed(ctx, "cp", b.src, filepath.Join(lb.mnt, rel))
+		b.must(err)
+		r1, w1, err := lb.counts(ctx)
+		b.must(err)
+		lbReads, lbWrites = lbReads+r1-r0, lbWrites+w1-w0
+		s, err = timed(ctx, "sync")
+		b.must(err)
+		cp.add("loopback", d)
+		durable.add("loopback", d+s)
 
-	b.must(m.resetPeak())
-	dCp, err := timed(ctx, "cp", b.src, m.path(rel))
-	b.must(err)
-	dSync, err := m.sync(ctx)
-	b.must(err)
-	peak, err := m.peak()
-	b.must(err)
-	b.rep.time(p.name, figure{key: "a.cp", what: "(a) cp 1 GiB, until cp returns", drimefs: dCp,
-		refs: []ref{{"local", localCp}, {"loopback", lbCp}}, rss: peak})
-	b.rep.time(p.name, figure{key: "a.durable", what: "(a) cp 1 GiB, until durable (+ sync)", drimefs: dCp + dSync,
-		refs: []ref{{"local", localCp + localSync}, {"loopback", lbCp + lbSync}}, rss: peak,
-		note: fmt.Sprintf("drimefs sync %.2f s; %.0f MB/s end to end", dSync.Seconds(), gib/1e6/(dCp+dSync).Seconds())})
-	b.rep.memory(p.name, "e.1g", "(e) peak RSS, cp 1 GiB + upload", peak, "")
-	b.must(b.withoutFaults(p, func() error {
-		e, err := b.emu.lookup(ctx, filepath.ToSlash(rel))
-		if err == nil && e.Size != gib {
-			err = fmt.Errorf("%s is %d bytes in the emulator, want %d", rel, e.Size, gib)
+		before, err := m.scrape(ctx)
+		b.must(err)
+		b.must(m.resetPeak())
+		stopPerf := b.startPerf(p.name+"-a-cp", m.pid())
+		d, err = timed(ctx, "cp", b.src, m.path(rel))
+		b.must(err)
+		s, err = m.sync(ctx)
+		stopPerf()
+		b.must(err)
+		pk, err := m.peak()
+		b.must(err)
+		after, err := m.scrape(ctx)
+		b.must(err)
+		peak = max(peak, pk)
+		cp.add("drimefs", d)
+		durable.add("drimefs", d+s)
+		durable.add("drimefs sync", s)
+		last = breakdown(before, after)
+		b.must(b.withoutFaults(p, func() error {
+			e, err := b.emu.lookup(ctx, filepath.ToSlash(rel))
+			if err == nil && e.Size != gib {
+				err = fmt.Errorf("%s is %d bytes in the emulator, want %d", rel, e.Size, gib)
+			}
+			return err
+		}))
+		// Every contender's copy goes before the next round, so that all
+		// three write into recycled page-cache memory alike (the first
+		// touch of fresh memory is slow on this VM). (d) reads the last.
+		if i < rounds-1 {
+			for _, f := range []string{filepath.Join(b.local, rel), filepath.Join(b.lbDir, rel), m.path(rel)} {
+				b.must(os.Remove(f))
+			}
+			_, err := m.sync(ctx) // the deletion reaches Drime before the next round
+			b.must(err)
 		}
-		return err
-	}))
+	}
+	b.noteLoopbackUse("cp 1 GiB", lbReads, lbWrites)
+	dur := durable.median("drimefs")
+	b.rep.timing(p.name, figure{key: "a.cp", what: "(a) cp 1 GiB, until cp returns", drimefs: cp.median("drimefs"),
+		refs: cp.refs("local", "loopback"), rss: peak, note: cp.spread("drimefs")})
+	b.rep.timing(p.name, figure{key: "a.durable", what: "(a) cp 1 GiB, until durable (+ sync)", drimefs: dur,
+		refs: durable.refs("local", "loopback"), rss: peak,
+		note: fmt.Sprintf("drimefs sync %.2f s; %.0f MB/s end to end; %s", durable.median("drimefs sync").Seconds(),
+			gib/1e6/dur.Seconds(), durable.spread("drimefs"))})
+	b.rep.printf("   drimefs during (a), last round: %s\n", last)
+	b.rep.memory(p.name, "e.1g", "(e) peak RSS, cp 1 GiB + upload", peak, fmt.Sprintf("highest of %d rounds", rounds))
 }
 
 // tarSmall is workload (b): tar x of 1,168 small files, until tar returns
 // and until durable.
 func (b *bench) tarSmall(p profile, m *drimefs, lb *loopback) {
 	ctx := b.ctx
-	rel := filepath.Join(p.name, "b")
-	b.must(syncAll(ctx))
-	localTar, err := timed(ctx, "tar", "xf", b.small.tar, "-C", filepath.Join(b.local, rel))
-	b.must(err)
-	localSync, err := timed(ctx, "sync")
-	b.must(err)
-	lbTar, err := timed(ctx, "tar", "xf", b.small.tar, "-C", filepath.Join(lb.mnt, rel))
-	b.must(err)
-	lbSync, err := timed(ctx, "sync")
-	b.must(err)
-
-	b.must(m.resetPeak())
-	dTar, err := timed(ctx, "tar", "xf", b.small.tar, "-C", m.path(rel))
-	b.must(err)
-	dSync, err := m.sync(ctx)
-	b.must(err)
-	peak, err := m.peak()
-	b.must(err)
-	b.rep.time(p.name, figure{key: "b.tar", what: fmt.Sprintf("(b) tar x %d files, until tar returns", b.small.files),
-		drimefs: dTar, refs: []ref{{"local", localTar}, {"loopback", lbTar}}, rss: peak})
-	b.rep.time(p.name, figure{key: "b.durable", what: fmt.Sprintf("(b) tar x %d files, until durable", b.small.files),
-		drimefs: dTar + dSync, refs: []ref{{"local", localTar + localSync}, {"loopback", lbTar + lbSync}}, rss: peak,
-		note: fmt.Sprintf("drimefs sync %.2f s", dSync.Seconds())})
-	b.must(b.withoutFaults(p, func() error {
-		n, err := b.emu.countFiles(ctx, filepath.ToSlash(filepath.Join(rel, b.small.top)))
-		if err == nil && n != b.small.files {
-			err = fmt.Errorf("the emulator holds %d of the %d extracted files", n, b.small.files)
+	untar, durable := samples{}, samples{}
+	var peak int64
+	var last string
+	for i := 0; i < rounds; i++ {
+		rel := filepath.Join(p.name, "b", fmt.Sprintf("round-%d", i))
+		for _, root := range []string{b.local, lb.mnt, m.mnt} {
+			b.must(os.Mkdir(filepath.Join(root, rel), 0o755))
 		}
-		return err
+		b.must(syncAll(ctx))
+		for _, c := range []struct{ name, root string }{{"local", b.local}, {"loopback", lb.mnt}} {
+			d, err := timed(ctx, "tar", "xf", b.small.tar, "-C", filepath.Join(c.root, rel))
+			b.must(err)
+			s, err := timed(ctx, "sync")
+			b.must(err)
+			untar.add(c.name, d)
+			durable.add(c.name, d+s)
+		}
+		before, err := m.scrape(ctx)
+		b.must(err)
+		b.must(m.resetPeak())
+		stopPerf := b.startPerf(p.name+"-b-tar", m.pid())
+		d, err := timed(ctx, "tar", "xf", b.small.tar, "-C", m.path(rel))
+		b.must(err)
+		s, err := m.sync(ctx)
+		stopPerf()
+		b.must(err)
+		pk, err := m.peak()
+		b.must(err)
+		after, err := m.scrape(ctx)
+		b.must(err)
+		peak = max(peak, pk)
+		untar.add("drimefs", d)
+		durable.add("drimefs", d+s)
+		durable.add("drimefs sync", s)
+		last = breakdown(before, after)
+	}
+	b.rep.timing(p.name, figure{key: "b.tar", what: fmt.Sprintf("(b) tar x %d files, until tar returns", b.small.files),
+		drimefs: untar.median("drimefs"), refs: untar.refs("local", "loopback"), rss: peak, note: untar.spread("drimefs")})
+	b.rep.timing(p.name, figure{key: "b.durable", what: fmt.Sprintf("(b) tar x %d files, until durable", b.small.files),
+		drimefs: durable.median("drimefs"), refs: durable.refs("local", "loopback"), rss: peak,
+		note: fmt.Sprintf("drimefs sync %.2f s; %s", durable.median("drimefs sync").Seconds(), durable.spread("drimefs"))})
+	b.rep.printf("   drimefs during (b), last round: %s\n", last)
+	b.must(b.withoutFaults(p, func() error {
+		for i := 0; i < rounds; i++ {
+			top := strings.Join([]string{p.name, "b", fmt.Sprintf("round-%d", i), b.small.top}, "/")
+			n, err := b.emu.countFiles(ctx, top)
+			if err == nil && n != b.small.files {
+				err = fmt.Errorf("the emulator holds %d of the %d files extracted to %s", n, b.small.files, top)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	}))
 }
 
@@ -127,15 +198,22 @@ func (b *bench) write4G(p profile, m *drimefs) {
 	ctx := b.ctx
 	b.must(syncAll(ctx))
 	rel := filepath.Join(p.name, "e", "big4.bin")
+	before, err := m.scrape(ctx)
+	b.must(err)
 	b.must(m.resetPeak())
+	stopPerf := b.startPerf(p.name+"-e-4g", m.pid())
 	dWrite, err := timedFunc(func() error { return writeFile(ctx, m.path(rel), 4, size) })
 	b.must(err)
 	dSync, err := m.sync(ctx)
+	stopPerf()
 	b.must(err)
 	peak, err := m.peak()
 	b.must(err)
-	b.rep.time(p.name, figure{key: "e.4g", what: "(e) write 4 GiB + upload, until durable", drimefs: dWrite + dSync, rss: peak,
+	after, err := m.scrape(ctx)
+	b.must(err)
+	b.rep.timing(p.name, figure{key: "e.4g", what: "(e) write 4 GiB + upload, until durable", drimefs: dWrite + dSync, rss: peak,
 		note: fmt.Sprintf("write %.2f s (%.0f MB/s), drimefs sync %.2f s", dWrite.Seconds(), size/1e6/dWrite.Seconds(), dSync.Seconds())})
+	b.rep.printf("   drimefs during (e): %s\n", breakdown(before, after))
 	b.rep.memory(p.name, "e.4g", "(e) peak RSS, write 4 GiB + upload", peak, "")
 	b.must(os.Remove(m.path(rel)))
 	_, err = m.sync(ctx)
@@ -171,8 +249,15 @@ func (w ctxWriter) Write(b []byte) (int, error) {
 // noteLoopbackUse prints whether the loopback reference's data went through
 // the kernel (passthrough) or through its server.
 func (b *bench) noteLoopbackUse(what string, reads, writes int64) {
-	used := b.lbSeen.passthrough && reads == 0 && writes == 0
-	b.lbSeen.used = used
+	used := b.lbPT && reads == 0 && writes == 0
+	b.ptSeen.loopback++
+	if used {
+		b.ptSeen.loopbackOn++
+	}
+	state := "NOT in use"
+	if used {
+		state = "in use"
+	}
 	b.rep.printf("   loopback reference, %s: %d READ and %d WRITE requests reached its server → passthrough %s\n",
-		what, reads, writes, map[bool]string{true: "in use", false: "NOT in use"}[used])
+		what, reads, writes, state)
 }
