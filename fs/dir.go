@@ -62,6 +62,7 @@ func (n *Node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 // Mkdir creates a folder locally; the uploader creates it in Drime.
 func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	defer n.fsys.track("mkdir", time.Now())
+	n.fsys.changing()
 	f := n.fsys
 	if errno := f.checkNewName(ctx, n.id, name); errno != 0 {
 		return nil, errno
@@ -77,6 +78,7 @@ func (n *Node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 // Create makes a new file with an empty spool and opens it for writing.
 func (n *Node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
 	defer n.fsys.track("create", time.Now())
+	n.fsys.changing()
 	f := n.fsys
 	if errno := f.checkNewName(ctx, n.id, name); errno != 0 {
 		return nil, nil, 0, errno
@@ -116,12 +118,14 @@ func (f *FS) checkNewName(ctx context.Context, parent uint64, name string) sysca
 // a running upload of it is cancelled.
 func (n *Node) Unlink(ctx context.Context, name string) syscall.Errno {
 	defer n.fsys.track("unlink", time.Now())
+	n.fsys.changing()
 	return n.remove(ctx, name, false)
 }
 
 // Rmdir removes an empty folder.
 func (n *Node) Rmdir(ctx context.Context, name string) syscall.Errno {
 	defer n.fsys.track("rmdir", time.Now())
+	n.fsys.changing()
 	return n.remove(ctx, name, true)
 }
 
@@ -163,6 +167,7 @@ func (n *Node) remove(ctx context.Context, name string, dir bool) syscall.Errno 
 // place.
 func (n *Node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
 	defer n.fsys.track("rename", time.Now())
+	n.fsys.changing()
 	f := n.fsys
 	if f.opts.ReadOnly {
 		return syscall.EROFS

@@ -51,6 +51,9 @@ type Queue interface {
 	Cancel(id uint64)
 	// Touch tells the queue that node id's writers changed.
 	Touch(id uint64)
+	// Activity tells the queue that the file system is busy with changes
+	// (creates, closes, renames): uploads yield for a moment.
+	Activity()
 	// WaitUploaded returns once generation gen (or newer) of node id is in
 	// Drime, or the job failed.
 	WaitUploaded(ctx context.Context, id, gen uint64) error

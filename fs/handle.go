@@ -254,6 +254,7 @@ func (h *localHandle) Flush(ctx context.Context) syscall.Errno {
 	if !h.write {
 		return 0
 	}
+	h.fsys.changing()
 	if _, _, err := h.commit(); err != nil {
 		h.fsys.log.Error().Err(err).Uint64("node", h.id).Msg("recording a closed file for upload failed")
 		return toErrno(err)

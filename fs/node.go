@@ -130,6 +130,7 @@ func (n *Node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 // owner is accepted and ignored (all files belong to --uid/--gid).
 func (n *Node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	defer n.fsys.track("setattr", time.Now())
+	n.fsys.changing()
 	f := n.fsys
 	if size, ok := in.GetSize(); ok {
 		if f.opts.ReadOnly {

@@ -36,6 +36,9 @@ func (f *FS) quota() (used, total int64) {
 	return u.Used, u.Available
 }
 
+// changing reports a change made through the mount to the queue.
+func (f *FS) changing() { f.queue.Activity() }
+
 // track reports one operation to the metrics hook, if any.
 func (f *FS) track(op string, start time.Time) {
 	if f.opts.Op != nil {

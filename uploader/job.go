@@ -40,8 +40,10 @@ func (u *Uploader) process(it *item) {
 		u.session.done(it.prog)
 	case errors.Is(err, errGone):
 		delete(u.items, it.id)
-	case errors.Is(err, errStale), errors.Is(err, errBusy):
-		// A newer generation (or an open writer) takes over.
+	case errors.Is(err, errBusy):
+		it.busy = true // until its writers close (Touch)
+	case errors.Is(err, errStale):
+		// A newer generation takes over.
 	case u.ctx.Err() != nil:
 		// Shutting down: the job stays queued in the store.
 	case ab.abandoned():

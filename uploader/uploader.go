@@ -89,7 +89,8 @@ type Uploader struct {
 	mu       sync.Mutex
 	items    map[uint64]*item
 	paused   string        // why uploads are paused (token rejected), or ""
-	changed  chan struct{} // closed and replaced on every schedule change
+	changed  chan struct{} // closed and replaced on every schedule change (for waiters)
+	kick     chan struct{} // wakes one worker
 	janitorC chan struct{}
 	started  bool
 	urgent   map[uint64]int // nodes someone waits for (fsync=remote): upload even while open
@@ -97,6 +98,8 @@ type Uploader struct {
 	folderLocks keylock.Set
 	session     sessionStats
 	sweepDue    atomic.Bool // attempts may need sweeping (see sweepAttempts)
+
+	lastActivity atomic.Int64 // unix nanoseconds of the last change through the mount
 }
 
 type item struct {
@@ -104,6 +107,7 @@ type item struct {
 	job       cache.Job
 	running   bool
 	abandon   *abandon // set while running
+	busy      bool     // its file is open for writing: wait for Touch
 	notBefore time.Time
 	failures  int
 	prog      *progress
@@ -135,7 +139,7 @@ func New(opts Options) *Uploader {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Uploader{opts: opts, store: opts.Store, remote: opts.Remote, log: opts.Logger,
 		ctx: ctx, cancel: cancel, items: map[uint64]*item{}, urgent: map[uint64]int{},
-		changed: make(chan struct{}), janitorC: make(chan struct{}, 1)}
+		changed: make(chan struct{}), janitorC: make(chan struct{}, 1), kick: make(chan struct{}, 1)}
 }
 
 // Start loads the queue from the store and starts the workers.
@@ -190,8 +194,23 @@ func (u *Uploader) Notify(j cache.Job) {
 	it.job = j
 	it.notBefore = time.Time{}
 	it.failures = 0
+	it.busy = false
 	u.wakeLocked()
 }
+
+// Uploads yield to a busy file system: while changes keep coming through
+// the mount (tar x, cp -r, a git checkout), a closed file waits until
+// quietGap passes without changes, but never longer than maxHold. The
+// foreground gets the CPU and the disk, and files that are renamed or
+// deleted right after being written (temporary files) are not uploaded
+// for nothing.
+const (
+	quietGap = 200 * time.Millisecond
+	maxHold  = 2 * time.Second
+)
+
+// Activity records that a change was made through the mount.
+func (u *Uploader) Activity() { u.lastActivity.Store(time.Now().UnixNano()) }
 
 // Touch wakes the scheduler for a node whose writers changed. A running
 // upload of a file that was just opened for writing is abandoned (the
@@ -199,9 +218,16 @@ func (u *Uploader) Notify(j cache.Job) {
 func (u *Uploader) Touch(id uint64) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if it := u.items[id]; it != nil && it.running && it.abandon != nil &&
-		u.urgent[id] == 0 && u.store.Writers(id) > 0 {
-		it.abandon.set()
+	if id == 0 { // everything may have changed (unmount)
+		for _, it := range u.items {
+			it.busy = false
+		}
+	}
+	if it := u.items[id]; it != nil {
+		it.busy = false
+		if it.running && it.abandon != nil && u.urgent[id] == 0 && u.store.Writers(id) > 0 {
+			it.abandon.set()
+		}
 	}
 	u.wakeLocked()
 }
@@ -235,6 +261,7 @@ func (u *Uploader) Cancel(id uint64) {
 func (u *Uploader) wakeLocked() {
 	close(u.changed)
 	u.changed = make(chan struct{})
+	u.kickWorker()
 }
 
 func (u *Uploader) kickJanitor() {
@@ -274,6 +301,9 @@ func (u *Uploader) rescan() {
 }
 
 // next blocks until a job can run and marks it running; nil when stopped.
+// A scan costs one pass over the items with no lock but u.mu; only the
+// chosen job's writers are checked (a job whose file is open for writing
+// is set aside until Touch).
 func (u *Uploader) next() *item {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -281,30 +311,18 @@ func (u *Uploader) next() *item {
 		if u.ctx.Err() != nil {
 			return nil
 		}
-		var best *item
-		var wakeAt time.Time
-		now := time.Now()
-		if u.paused == "" {
-			for _, it := range u.items {
-				if it.running || it.job.Failed || (u.store.Writers(it.id) > 0 && u.urgent[it.id] == 0) {
-					continue
-				}
-				if it.notBefore.After(now) {
-					if wakeAt.IsZero() || it.notBefore.Before(wakeAt) {
-						wakeAt = it.notBefore
-					}
-					continue
-				}
-				if best == nil || it.job.Seq < best.job.Seq {
-					best = it
-				}
-			}
-		}
+		best, more, wakeAt := u.pick(time.Now())
 		if best != nil {
+			if u.store.Writers(best.id) > 0 && u.urgent[best.id] == 0 {
+				best.busy = true
+				continue
+			}
 			best.running = true
+			if more {
+				u.kickWorker() // another job is ready: wake a second worker
+			}
 			return best
 		}
-		ch := u.changed
 		u.mu.Unlock()
 		var timer *time.Timer
 		var tc <-chan time.Time
@@ -313,7 +331,7 @@ func (u *Uploader) next() *item {
 			tc = timer.C
 		}
 		select {
-		case <-ch:
+		case <-u.kick:
 		case <-tc:
 		case <-u.ctx.Done():
 		}
@@ -321,6 +339,63 @@ func (u *Uploader) next() *item {
 			timer.Stop()
 		}
 		u.mu.Lock()
+	}
+}
+
+// pick chooses the oldest job that may run now; more says whether another
+// one could, wakeAt when a held-back job becomes ready. Holds u.mu.
+func (u *Uploader) pick(now time.Time) (best *item, more bool, wakeAt time.Time) {
+	if u.paused != "" {
+		return nil, false, time.Time{}
+	}
+	quiet := time.Unix(0, u.lastActivity.Load()).Add(quietGap)
+	busyFS := quiet.After(now)
+	for _, it := range u.items {
+		if it.running || it.job.Failed || it.busy && u.urgent[it.id] == 0 {
+			continue
+		}
+		ready := it.notBefore
+		if busyFS && u.urgent[it.id] == 0 {
+			if limit := it.job.Queued.Add(maxHold); limit.After(now) {
+				ready = laterOf(ready, earlierOf(limit, quiet))
+			}
+		}
+		if ready.After(now) {
+			if wakeAt.IsZero() || ready.Before(wakeAt) {
+				wakeAt = ready
+			}
+			continue
+		}
+		if best != nil {
+			more = true
+		}
+		if best == nil || it.job.Seq < best.job.Seq {
+			best = it
+		}
+	}
+	return best, more, wakeAt
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func earlierOf(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// kickWorker wakes one waiting worker (a burst of kicks wakes one; the
+// worker that gets a job kicks the next if more are ready).
+func (u *Uploader) kickWorker() {
+	select {
+	case u.kick <- struct{}{}:
+	default:
 	}
 }
 
