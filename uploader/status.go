@@ -67,7 +67,8 @@ func (u *Uploader) Status() (Status, error) { return u.status(true) }
 func (u *Uploader) Counts() (Status, error) { return u.status(false) }
 
 func (u *Uploader) status(paths bool) (Status, error) {
-	var st Status
+	// Empty lists, not null, in JSON: scripts can take len() of them.
+	st := Status{Pending: []FileStatus{}, Uploading: []FileStatus{}, Failed: []FileStatus{}}
 	jobs, err := u.store.Jobs()
 	if err != nil {
 		return st, err

@@ -236,6 +236,11 @@ func serve(m *mountFlags, mp string, umask uint32, fsync fs.FsyncMode, r *remote
 		Op: metrics.fuseOp, CacheRead: metrics.cacheRead,
 	})
 	defer fsys.Close()
+	// Catch signals before the mount appears: a SIGTERM sent as soon as it
+	// is there must unmount and drain, not kill the process.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	srv, err := fsys.Mount(mp, m.allowOther, m.debugFuse)
 	if err != nil {
 		return fmt.Errorf("mount %s: %w%s", mp, err, mountHint(err))
@@ -249,9 +254,6 @@ func serve(m *mountFlags, mp string, umask uint32, fsync fs.FsyncMode, r *remote
 		Str("metrics", m.metricsAddr).Str("fsync", m.fsyncMode).Msg("mounted")
 	st.ready(mp)
 
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
 	served := make(chan struct{})
 	go func() { srv.Wait(); close(served) }()
 	select {
