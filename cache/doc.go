@@ -5,11 +5,13 @@
 //
 // What is durable. A badger database under <dir>/db holds
 //
-//	n/<id>              Node: a folder or file of the tree
+//	n/<id>              Node: a folder or file of the tree (binary record)
 //	c/<parent>/<name>   child index: name → id
 //	r/<remote id>       remote index: Drime entry id → local id
-//	j/<id>              Job: the node's content (or folder) must reach Drime
+//	j/<id>              Job: upload the content, create the folder, or
+//	                    rename/move the Drime entry to where the node is
 //	m/<id>, p/<id>/<n>  multipart progress: upload id and each part's ETag
+//	u/<id>/<seq>        Attempt: a request that creates an entry was sent
 //	d/<remote id>       a Drime entry to delete; t/<remote id> a tombstone
 //	a/<upload id>       a multipart upload to abort
 //	x/<id>              read-cache extents of a clean file
@@ -22,7 +24,9 @@
 //
 // Locks. Store.mu serialises every read-modify-write transaction of the
 // tree and queue; Files.mu guards the in-memory read-cache accounting; the
-// order is Store.mu → Files.mu. Store.wmu guards the in-memory writer counts
-// and is never held while taking another lock. No lock is held across
-// network I/O (there is none here) or across callbacks.
+// order is Store.mu → Files.mu. Leaf locks, never held while taking
+// another: Store.wmu (writer counts and the job hook), nodeCache.mu (the
+// decoded-node cache), spaceGuard.mu (free-space figures). No lock is held
+// across network I/O (there is none here) or across callbacks: the job
+// hook fires after the transaction, outside Store.mu.
 package cache

@@ -7,12 +7,13 @@
 // files live in the cache package; this package keeps in memory only open
 // handles, running downloads and listing refreshes.
 //
-// Locks. FS.mu guards the maps of in-flight refreshes and downloads;
-// fetcher.mu guards one file's download streams; handle.mu guards one open
-// handle's dirty tracking; nodeLocks serialise spool preparation per node.
-// Order: nodeLock → handle.mu → fetcher.mu → FS.mu. No lock is held while
-// calling the kernel (notifications run in their own goroutine) and none
-// across a Drime request except a node lock while its spool is prepared.
+// Locks. FS.mu guards the maps of in-flight refreshes and downloads and the
+// quota figures; fetcher.mu guards one file's download streams; handle.mu
+// guards one open handle's dirty tracking; nodeLocks serialise spool
+// preparation per node. Order: nodeLock → handle.mu → fetcher.mu → FS.mu.
+// No lock is held while calling the kernel (notifications run in their own
+// goroutine) and none across a Drime request except a node lock while its
+// spool is prepared (the file is downloaded before it can be written).
 package fs
 
 import (

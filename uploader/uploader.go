@@ -4,15 +4,18 @@
 // folders, deletes replaced and removed entries and aborts abandoned
 // multipart uploads. It knows nothing of FUSE.
 //
-// Durable state lives in the cache package: jobs, each finished part's
-// ETag, pending deletions and aborts. This package keeps in memory only the
-// schedule (which job runs, retry times) and progress figures, so a crash
-// or kill -9 loses nothing: the next Start resumes from the store.
+// Durable state lives in the cache package: jobs (uploads, folders, place
+// jobs for renames), each finished part's ETag, attempts of requests that
+// create entries, pending deletions and aborts. This package keeps in
+// memory only the schedule (which job runs, retry times, files set aside
+// while open for writing) and progress figures, so a crash or kill -9
+// loses nothing: the next Start resumes from the store.
 //
 // Locks. Uploader.mu guards the schedule (items, pause state, wake
 // channels); it is never held across a Drime request or a store call that
-// may fire the job hook. Folder creation is serialised per folder by
-// folderLocks, taken child before parent.
+// may fire the job hook (store.Writers, a leaf lock, is the one store call
+// made under it). Folder creation is serialised per folder by folderLocks,
+// taken child before parent. abandon.mu is a leaf lock.
 package uploader
 
 import (
