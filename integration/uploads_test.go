@@ -47,7 +47,14 @@ func TestKillDuringMultipartResumes(t *testing.T) {
 	e.setFaults("put-part:latency=40ms:1")
 	cacheDir := filepath.Join(t.TempDir(), "cache")
 	m := mount(t, e, withCache(cacheDir), withArgs("--transfers", "1", "--part-concurrency", "2"))
-	const size = 1 << 30
+	// 1 GiB as the issue asks; the source, the spool and the emulator's
+	// copy need three times that. On a machine short of disk the same
+	// check runs with a smaller file (it says so).
+	size := int64(1 << 30)
+	if free := diskFree(t, cacheDir); free < 4*size+(1<<30) {
+		size = 256 << 20
+		t.Logf("only %d MiB free: resuming a %d MiB file instead of 1 GiB", free>>20, size>>20)
+	}
 	src := filepath.Join(t.TempDir(), "big.bin")
 	sum := writeRandomFile(t, src, 7, size)
 	if out, err := exec.Command("cp", src, m.path("big.bin")).CombinedOutput(); err != nil {
@@ -64,7 +71,7 @@ func TestKillDuringMultipartResumes(t *testing.T) {
 	sameTree(t, "emulator", map[string]fileInfo{"big.bin": {Size: size, Hash: sum}}, got)
 	t.Logf("part bytes before kill %d MiB, in total %d MiB", before>>20, total>>20)
 	if total >= size*3/2 {
-		t.Fatalf("emulator received %d MiB of parts for a 1024 MiB file: the upload restarted instead of resuming", total>>20)
+		t.Fatalf("emulator received %d MiB of parts for a %d MiB file: the upload restarted instead of resuming", total>>20, size>>20)
 	}
 }
 
@@ -223,4 +230,19 @@ func TestStatusAndStateDuringUpload(t *testing.T) {
 func count(v any) int {
 	l, _ := v.([]any)
 	return len(l)
+}
+
+// diskFree returns the bytes available on the filesystem holding path (or
+// its nearest existing parent).
+func diskFree(t *testing.T, path string) int64 {
+	t.Helper()
+	for p := path; ; p = filepath.Dir(p) {
+		var st unix.Statfs_t
+		if err := unix.Statfs(p, &st); err == nil {
+			return int64(st.Bavail) * st.Bsize
+		}
+		if p == "/" || p == "." {
+			return 1 << 62
+		}
+	}
 }
