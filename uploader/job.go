@@ -155,6 +155,9 @@ func (u *Uploader) runFile(ctx context.Context, it *item, ab *abandon, j cache.J
 	// n now holds the folder and name the entry was registered under.
 	replaced := n.RemoteID != 0 || len(n.Replaces) > 0
 	_, stale, err := u.store.FinishUpload(n.ID, j.Gen, remoteEntry(e), n.Parent, n.Name)
+	if err == nil {
+		u.forgetAttempt(n.ID) // recorded (or queued for deletion when stale)
+	}
 	if replaced || stale {
 		u.kickJanitor() // entries to delete were queued
 	}
@@ -214,14 +217,36 @@ func (u *Uploader) small(ctx context.Context, n *cache.Node, parent int64, f *os
 // settled forgets an attempt whose outcome is known: it succeeded (its
 // entry is about to be recorded, or deleted as stale) or was refused
 // outright. An attempt that ended in doubt stays for sweepAttempts.
+// A successful attempt is forgotten only after its entry is recorded
+// (forgetAttempt, after FinishUpload): a crash in between must still find
+// it, or the next mount would upload a second copy.
 func (u *Uploader) settled(a cache.Attempt, e *drime.Entry, err error) {
-	if err == nil && e != nil || err != nil && !retryable(err) && !errors.Is(err, context.Canceled) {
+	switch {
+	case err == nil && e != nil:
+		u.mu.Lock()
+		u.succeeded[a.Node] = a
+		u.mu.Unlock()
+	case err != nil && !retryable(err) && !errors.Is(err, context.Canceled):
 		if derr := u.store.DropAttempt(a); derr != nil {
 			u.log.Warn().Err(derr).Msg("forgetting an upload attempt")
 		}
+	default:
+		u.sweepDue.Store(true)
+	}
+}
+
+// forgetAttempt drops the attempt whose entry was just recorded.
+func (u *Uploader) forgetAttempt(id uint64) {
+	u.mu.Lock()
+	a, ok := u.succeeded[id]
+	delete(u.succeeded, id)
+	u.mu.Unlock()
+	if !ok {
 		return
 	}
-	u.sweepDue.Store(true)
+	if err := u.store.DropAttempt(a); err != nil {
+		u.log.Warn().Err(err).Msg("forgetting an upload attempt")
+	}
 }
 
 // settle waits until an interrupted attempt is old enough that Drime has

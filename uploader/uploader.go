@@ -97,6 +97,9 @@ type Uploader struct {
 	janitorC chan struct{}
 	started  bool
 	urgent   map[uint64]int // nodes someone waits for (fsync=remote): upload even while open
+	// succeeded holds the attempt whose request just created a node's
+	// entry, until FinishUpload has recorded it.
+	succeeded map[uint64]cache.Attempt
 
 	folderLocks keylock.Set
 	session     sessionStats
@@ -141,7 +144,7 @@ func New(opts Options) *Uploader {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Uploader{opts: opts, store: opts.Store, remote: opts.Remote, log: opts.Logger,
-		ctx: ctx, cancel: cancel, items: map[uint64]*item{}, urgent: map[uint64]int{},
+		ctx: ctx, cancel: cancel, items: map[uint64]*item{}, urgent: map[uint64]int{}, succeeded: map[uint64]cache.Attempt{},
 		changed: make(chan struct{}), janitorC: make(chan struct{}, 1), kick: make(chan struct{}, 1)}
 }
 
